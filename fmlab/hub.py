@@ -1,0 +1,99 @@
+"""Encoders on disk: one safetensors file holding the weights and, in its metadata, the config.
+
+    hub.save(encoder, "enc.safetensors");  encoder = hub.load("enc.safetensors")
+    encoder = hub.load_or_train("mae-eeg", config, train_fn)   # reuse what an earlier notebook trained
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+
+from .models import Encoder, EncoderConfig
+from .profiles import cache_dir
+
+FORMAT = "fmlab.encoder/1"
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike):
+    """Yield a temporary path beside ``path``; on success move it over ``path`` in one step, so a
+    crash never leaves a half-written file where a good one was."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def save(encoder: Encoder, path: str | os.PathLike, **info) -> Path:
+    """Write ``encoder``'s weights and config (plus any JSON-able ``info``) to ``path``."""
+    path = Path(path)
+    weights = {k: v.detach().contiguous().cpu() for k, v in encoder.state_dict().items()}
+    meta = {"format": FORMAT, "config": encoder.config.to_json(), "info": json.dumps(info, default=str)}
+    with atomic_path(path) as tmp:
+        save_file(weights, tmp, metadata=meta)
+    return path
+
+
+def read_config(path: str | os.PathLike) -> tuple[EncoderConfig, dict]:
+    """The config and info stored in an encoder file, without loading its weights."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"hub: no encoder file at {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except (SafetensorError, OSError) as e:
+        raise ValueError(f"hub: {path} is not a readable safetensors file ({e}); it may be truncated: delete it") from None
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"hub: {path} is not an fmlab encoder (format {meta.get('format')!r}, expected {FORMAT!r})")
+    return EncoderConfig.from_dict(json.loads(meta["config"])), json.loads(meta.get("info", "{}"))
+
+
+def load(path: str | os.PathLike, into: Encoder | None = None, device=None) -> Encoder:
+    """Rebuild the encoder stored at ``path`` (or load its weights ``into`` an existing encoder,
+    whose config must match the stored one)."""
+    config, _ = read_config(path)
+    if into is not None and into.config != config:
+        diff = {k: (v, getattr(config, k)) for k, v in vars(into.config).items() if getattr(config, k) != v}
+        raise ValueError(f"hub: {path} holds an encoder of another config; differences (yours, file's): "
+                         f"{diff}; build the encoder with hub.load(path) or fmlab.hub.read_config(path)")
+    encoder = into if into is not None else Encoder(config)
+    encoder.load_state_dict(load_file(str(path)))
+    return encoder.to(device) if device is not None else encoder
+
+
+def cache_key(name: str, config: EncoderConfig, **settings) -> str:
+    """A file name that changes whenever the config or the training settings do."""
+    import hashlib
+    blob = config.to_json() + json.dumps(settings, sort_keys=True, default=str)
+    return f"{name}-{hashlib.sha1(blob.encode()).hexdigest()[:10]}.safetensors"
+
+
+def load_or_train(name: str, config: EncoderConfig, train: Callable[[Encoder], object],
+                  retrain: bool = False, **settings) -> Encoder:
+    """Load ``name`` from FMLAB_CACHE/encoders if an encoder of this config and these settings was
+    saved there; else build one, call ``train(encoder)`` and save it. Later notebooks call this with
+    the same arguments as the notebook that trains, so they reuse its encoder or train it themselves."""
+    path = cache_dir("encoders") / cache_key(name, config, **settings)
+    if path.exists() and not retrain:
+        print(f"fmlab.hub: loaded {name} from {path}")
+        return load(path)
+    encoder = Encoder(config)
+    train(encoder)
+    save(encoder, path, name=name, **settings)
+    print(f"fmlab.hub: saved {name} to {path}")
+    return encoder

@@ -1,0 +1,78 @@
+import pytest
+import torch
+
+from fmlab.masking import make_mask
+from fmlab.models import PRESETS, Encoder, EncoderConfig
+
+
+@pytest.fixture
+def enc():
+    torch.manual_seed(0)
+    return Encoder(EncoderConfig.preset("tiny", channels=3, length=64)).eval()
+
+
+@pytest.mark.parametrize("size, low, high", [("tiny", 0.05e6, 0.2e6), ("small", 0.5e6, 2e6),
+                                            ("medium", 5e6, 15e6), ("base", 25e6, 50e6)])
+def test_presets_have_their_advertised_size(size, low, high):
+    n = Encoder(EncoderConfig.preset(size, channels=19, length=512)).num_parameters()
+    assert low < n < high, f"{size}: {n:,} parameters"
+
+
+def test_shapes(enc):
+    x = torch.randn(5, 3, 64)
+    cfg = enc.config
+    assert cfg.patch_size == 8 and cfg.num_tokens == 24
+    assert enc(x).shape == (5, 25, 64)
+    assert enc.embed(x).shape == (5, 64)
+    keep, _ = make_mask("random", 5, 3, cfg.patches, 0.75)
+    assert enc(x, keep=keep).shape == (5, 1 + keep.shape[1], 64)
+
+
+def test_keep_all_tokens_equals_no_mask(enc):
+    x = torch.randn(2, 3, 64)
+    keep = torch.arange(24).expand(2, -1)
+    torch.testing.assert_close(enc(x, keep=keep), enc(x))
+
+
+def test_masked_tokens_do_not_influence_visible_outputs(enc):
+    x = torch.randn(2, 3, 64)
+    keep, masked = make_mask("random", 2, 3, 8, 0.5, generator=torch.Generator().manual_seed(1))
+    x2 = x.clone().view(2, 24, 8)
+    x2[masked] += 100.0  # change only hidden patches
+    torch.testing.assert_close(enc(x, keep=keep), enc(x2.view(2, 3, 64), keep=keep))
+
+
+def test_prompts_shallow_and_deep_keep_the_output_shape_and_change_it(enc):
+    x = torch.randn(2, 3, 64)
+    base = enc(x)
+    shallow = enc(x, prompts=torch.randn(4, 64))
+    deep = enc(x, prompts=[torch.randn(4, 64) for _ in enc.blocks])
+    assert shallow.shape == deep.shape == base.shape
+    assert not torch.allclose(shallow, base) and not torch.allclose(deep, base)
+    with pytest.raises(ValueError, match="one tensor per block"):
+        enc(x, prompts=[torch.randn(4, 64)])
+
+
+def test_attention_uses_explicit_linears(enc):
+    attn = enc.blocks[0].attn
+    assert all(isinstance(getattr(attn, n), torch.nn.Linear) for n in ("q", "k", "v", "out"))
+
+
+def test_bad_inputs_get_clear_errors(enc):
+    with pytest.raises(ValueError, match=r"expected input \[B, 3, 64\]"):
+        enc(torch.randn(2, 4, 64))
+    with pytest.raises(ValueError, match="rank 3"):
+        enc(torch.randn(3, 64))
+    with pytest.raises(ValueError, match="NaN"):
+        enc(torch.full((1, 3, 64), float("nan")))
+    with pytest.raises(ValueError, match="use patch_size=4"):
+        EncoderConfig(channels=1, length=36, patch_size=16)
+    with pytest.raises(ValueError, match="unknown size"):
+        EncoderConfig.preset("huge", channels=1, length=64)
+
+
+def test_config_roundtrip():
+    cfg = EncoderConfig.preset("small", channels=19, length=512)
+    import json
+    assert EncoderConfig.from_dict(json.loads(cfg.to_json())) == cfg
+    assert set(PRESETS) == {"tiny", "small", "medium", "base"}
