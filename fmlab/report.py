@@ -103,9 +103,11 @@ def _failure(executed: Path, error: Exception) -> dict:
     if executed.exists():
         import nbformat
         nb = nbformat.read(executed, as_version=4)
-        for i, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
+        own = [c for c in nb.cells if c.cell_type == "code"
+               and "injected-parameters" not in c.metadata.get("tags", [])]
+        for number, cell in enumerate(own, start=1):  # numbered as in the committed notebook
             if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
-                info.update(cell=i, source=cell.source)
+                info.update(cell=number, source=cell.source)
                 break
     return info
 

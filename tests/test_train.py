@@ -1,0 +1,103 @@
+import pytest
+import torch
+
+from fmlab.adapt import Classifier
+from fmlab.models import Encoder, EncoderConfig
+from fmlab.train import History, fit, lr_factor
+from toy import NoisyReconstruction, sine_classes
+
+
+def objective(seed=0):
+    torch.manual_seed(seed)
+    return NoisyReconstruction(Encoder(EncoderConfig.preset("tiny", channels=2, length=64)))
+
+
+def weights(model):
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+def test_fit_lowers_the_loss_of_an_objective():
+    hist = fit(objective(), sine_classes(), steps=60, batch_size=32, lr=3e-3, progress=False, device="cpu")
+    assert len(hist.loss) == 60 and hist.seconds > 0
+    assert sum(hist.loss[-10:]) / 10 < 0.5 * sum(hist.loss[:5]) / 5
+
+
+def test_fit_trains_a_classifier_with_cross_entropy():
+    torch.manual_seed(0)
+    data = sine_classes(n=256)
+    train, test = data.split(0.25, seed=0)
+    clf = Classifier(Encoder(EncoderConfig.preset("tiny", channels=2, length=64)), num_classes=2)
+    hist = fit(clf, train, steps=80, batch_size=32, lr=3e-3, progress=False, device="cpu",
+               evaluate=lambda m: {"test_acc": m.accuracy(test)}, eval_every=40)
+    assert [s for s, _ in hist.metrics["test_acc"]] == [40, 80]
+    assert hist.last("test_acc") > 0.9
+
+
+def test_same_seed_same_run_on_cpu():
+    a = objective(); fit(a, sine_classes(), steps=10, batch_size=16, seed=3, progress=False, device="cpu")
+    b = objective(); fit(b, sine_classes(), steps=10, batch_size=16, seed=3, progress=False, device="cpu")
+    c = objective(); fit(c, sine_classes(), steps=10, batch_size=16, seed=4, progress=False, device="cpu")
+    assert torch.equal(weights(a), weights(b)) and not torch.equal(weights(a), weights(c))
+
+
+def test_interrupted_run_resumes_to_the_same_weights(tmp_path):
+    data, ckpt = sine_classes(), tmp_path / "run.pt"
+    whole = objective()
+    fit(whole, data, steps=20, batch_size=16, progress=False, device="cpu")
+
+    def interrupt_at_10(model):
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return {}
+    calls = []
+    part = objective()
+    with pytest.raises(KeyboardInterrupt):
+        fit(part, data, steps=20, batch_size=16, progress=False, device="cpu", checkpoint=ckpt,
+            evaluate=interrupt_at_10, eval_every=5)
+    assert torch.load(ckpt, weights_only=False)["step"] == 10
+    resumed = objective(seed=99)  # fresh weights: everything must come from the checkpoint
+    hist = fit(resumed, data, steps=20, batch_size=16, progress=False, device="cpu", checkpoint=ckpt)
+    assert len(hist.loss) == 20
+    assert torch.equal(weights(resumed), weights(whole))
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # atomic writes leave no debris
+
+
+def test_checkpoint_of_another_run_is_refused(tmp_path):
+    ckpt = tmp_path / "run.pt"
+    fit(objective(), sine_classes(), steps=4, batch_size=16, progress=False, device="cpu", checkpoint=ckpt)
+    with pytest.raises(ValueError, match="belongs to another run"):
+        fit(objective(), sine_classes(), steps=8, batch_size=16, progress=False, device="cpu", checkpoint=ckpt)
+
+
+def test_checkpoint_of_another_model_is_refused(tmp_path):
+    ckpt = tmp_path / "run.pt"
+    fit(objective(), sine_classes(), steps=4, batch_size=16, progress=False, device="cpu", checkpoint=ckpt)
+    other = NoisyReconstruction(Encoder(EncoderConfig.preset("small", channels=2, length=64)))
+    with pytest.raises(ValueError, match="does not fit this model"):
+        fit(other, sine_classes(), steps=4, batch_size=16, progress=False, device="cpu", checkpoint=ckpt)
+
+
+def test_schedule_warms_up_then_decays():
+    f = [lr_factor(s, 100, 10) for s in range(100)]
+    assert f[0] == pytest.approx(0.1) and f[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(f[10:], f[11:])) and f[-1] < 0.01
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="steps >= 1"):
+        fit(objective(), sine_classes(), steps=0, progress=False)
+    with pytest.raises(ValueError, match="empty"):
+        fit(objective(), sine_classes().take(torch.tensor([], dtype=torch.int64)), steps=1, progress=False)
+    frozen = objective()
+    frozen.requires_grad_(False)
+    with pytest.raises(ValueError, match="no trainable parameters"):
+        fit(frozen, sine_classes(), steps=1, progress=False)
+
+
+def test_history_roundtrip():
+    h = History(step=[0, 1], loss=[2.0, 1.0], lr=[1e-3, 1e-3])
+    h.add("probe_acc", 1, 0.5)
+    assert History.from_dict(h.to_dict()) == h and h.last("probe_acc") == 0.5
+    with pytest.raises(KeyError, match="probe_acc"):
+        h.last("knn")
