@@ -10,7 +10,7 @@ Submodules load on first use, so ``import fmlab`` stays fast.
 import importlib
 
 __version__ = "0.1.0"
-_SUBMODULES = ("adapt", "data", "hub", "masking", "models", "profiles", "report", "train", "viz")
+_SUBMODULES = ("adapt", "data", "evaluate", "hub", "masking", "models", "pretrain", "profiles", "report", "train", "viz")
 
 
 def __getattr__(name: str):

@@ -84,11 +84,13 @@ def batch_indices(step: int, n: int, batch_size: int, seed: int) -> torch.Tensor
     return perm[i * batch_size: (i + 1) * batch_size]
 
 
-def compute_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def compute_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    """(loss, logs): an objective's dict gives its "loss" and optional "logs" {name: float} to track
+    every step (e.g. JEPA's collapse monitors); logits get cross-entropy against y."""
     out = model(x)
     if isinstance(out, dict):
-        return out["loss"]
-    return F.cross_entropy(out.float(), y)
+        return out["loss"], out.get("logs", {})
+    return F.cross_entropy(out.float(), y), {}
 
 
 def _param_groups(model: nn.Module, lr: float, weight_decay: float) -> list[dict]:
@@ -158,7 +160,7 @@ def fit(model: nn.Module, data: SignalDataset, steps: int = 500, batch_size: int
                 g["lr"] = g["base_lr"] * factor
             idx = batch_indices(step, len(data), batch_size, seed).to(dev)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16):
-                loss = compute_loss(model, x_all[idx], y_all[idx])
+                loss, logs = compute_loss(model, x_all[idx], y_all[idx])
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"fit: loss became {loss.item()} at step {step}; lower lr "
                                          f"(now {lr}) or check the data for extreme values")
@@ -172,6 +174,8 @@ def fit(model: nn.Module, data: SignalDataset, steps: int = 500, batch_size: int
             hist.step.append(step)
             hist.loss.append(loss.item())
             hist.lr.append(lr * factor)
+            for name, value in logs.items():
+                hist.add(name, step, value)
             done = step + 1
             if evaluate is not None and (done % eval_every == 0 or done == steps):
                 _evaluate(model, evaluate, hist, done)

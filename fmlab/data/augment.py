@@ -1,0 +1,136 @@
+"""Signal augmentations for contrastive learning. Each maps a batch [B, C, T] to [B, C, T] with fresh
+randomness per sample (from torch's global generator, which fit() seeds).
+
+    views = Compose([Jitter(0.1), Scale(0.7, 1.3), TimeMask(0.2)])
+    a, b = views(x), views(x)       # two views of the same signals
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def _rand(b: int, *shape: int, like: torch.Tensor) -> torch.Tensor:
+    return torch.rand(b, *shape, device=like.device, dtype=like.dtype)
+
+
+class Jitter:
+    """Add Gaussian noise of ``sigma`` times each sample-channel's std."""
+
+    def __init__(self, sigma: float = 0.1):
+        self.sigma = sigma
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.sigma * x.std(-1, keepdim=True) * torch.randn_like(x)
+
+
+class Scale:
+    """Multiply each channel by its own factor in [low, high] (hides per-channel gain, a subject trait)."""
+
+    def __init__(self, low: float = 0.7, high: float = 1.3, per_channel: bool = True):
+        self.low, self.high, self.per_channel = low, high, per_channel
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, _ = x.shape
+        return x * (self.low + (self.high - self.low) * _rand(b, c if self.per_channel else 1, 1, like=x))
+
+
+class TimeShift:
+    """Roll each sample circularly by up to ``max_fraction`` of its length."""
+
+    def __init__(self, max_fraction: float = 0.25):
+        self.max_fraction = max_fraction
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        b, _, t = x.shape
+        shift = ((_rand(b, like=x) * 2 - 1) * self.max_fraction * t).long()
+        idx = (torch.arange(t, device=x.device)[None] - shift[:, None]) % t
+        return torch.gather(x, 2, idx[:, None, :].expand_as(x))
+
+
+class CropResize:
+    """Crop a random window of ``min_fraction``..1 of the length and stretch it back to the full length."""
+
+    def __init__(self, min_fraction: float = 0.6):
+        self.min_fraction = min_fraction
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, t = x.shape
+        frac = self.min_fraction + (1 - self.min_fraction) * _rand(b, like=x)
+        start = _rand(b, like=x) * (1 - frac)
+        pos = start[:, None] + frac[:, None] * torch.linspace(0, 1, t, device=x.device)[None]  # [B, T] in [0, 1]
+        grid = torch.stack([pos * 2 - 1, torch.zeros_like(pos)], -1)[:, None]                # [B, 1, T, 2]
+        return F.grid_sample(x[:, :, None, :], grid, align_corners=True).squeeze(2)
+
+
+class TimeMask:
+    """Zero one span of up to ``max_fraction`` of the length, in every channel."""
+
+    def __init__(self, max_fraction: float = 0.2):
+        self.max_fraction = max_fraction
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        b, _, t = x.shape
+        width = (_rand(b, like=x) * self.max_fraction * t).long()
+        start = (_rand(b, like=x) * (t - width)).long()
+        pos = torch.arange(t, device=x.device)[None]
+        hide = (pos >= start[:, None]) & (pos < (start + width)[:, None])
+        return x.masked_fill(hide[:, None, :], 0.0)
+
+
+class ChannelDropout:
+    """Zero each channel with probability ``p`` (at least one channel survives)."""
+
+    def __init__(self, p: float = 0.2):
+        self.p = p
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, _ = x.shape
+        keep = _rand(b, c, like=x) >= self.p
+        keep[torch.arange(b), torch.randint(0, c, (b,), device=x.device)] = True
+        return x * keep[..., None]
+
+
+class BandStop:
+    """Remove one random frequency band of ``width`` Hz between ``low`` and ``high`` Hz (FFT domain)."""
+
+    def __init__(self, fs: float, width: float = 4.0, low: float = 1.0, high: float | None = None):
+        self.fs, self.width, self.low, self.high = fs, width, low, high if high is not None else fs / 2
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        b, _, t = x.shape
+        spec = torch.fft.rfft(x, dim=-1)
+        freqs = torch.fft.rfftfreq(t, 1 / self.fs).to(x.device)
+        lo = self.low + _rand(b, like=x) * max(0.0, self.high - self.low - self.width)
+        stop = (freqs[None] >= lo[:, None]) & (freqs[None] < lo[:, None] + self.width)
+        return torch.fft.irfft(spec.masked_fill(stop[:, None, :], 0), n=t, dim=-1)
+
+
+class Mix:
+    """Mix each sample with another one of the batch: (1 - lam) x + lam x[perm], lam up to ``max_lam``."""
+
+    def __init__(self, max_lam: float = 0.3):
+        self.max_lam = max_lam
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        lam = self.max_lam * _rand(len(x), 1, 1, like=x)
+        return (1 - lam) * x + lam * x[torch.randperm(len(x), device=x.device)]
+
+
+class Compose:
+    """Apply each augmentation in turn; each one only with probability ``p`` if given as (aug, p)."""
+
+    def __init__(self, augmentations: list):
+        self.steps = [a if isinstance(a, tuple) else (a, 1.0) for a in augmentations]
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        for aug, p in self.steps:
+            if p >= 1.0:
+                x = aug(x)
+            else:
+                apply = _rand(len(x), 1, 1, like=x) < p
+                x = torch.where(apply, aug(x), x)
+        return x
+
+    def __repr__(self) -> str:
+        return "Compose(" + ", ".join(f"{type(a).__name__}" + (f"@{p}" if p < 1 else "") for a, p in self.steps) + ")"

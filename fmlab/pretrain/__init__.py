@@ -1,0 +1,7 @@
+"""Self-supervised objectives, one a file. Each wraps an Encoder; forward(x) returns a dict with "loss"."""
+from .contrastive import Contrastive, nt_xent
+from .jepa import JEPA
+from .mae import MAE
+from .spectrum import MaskedSpectrum
+
+__all__ = ["MAE", "MaskedSpectrum", "Contrastive", "JEPA", "nt_xent"]

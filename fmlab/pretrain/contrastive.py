@@ -1,0 +1,80 @@
+"""Contrastive learning: two augmented views of one signal should map to nearby embeddings.
+
+SimCLR (NT-Xent): each view must pick its partner out of the 2B - 1 others in the batch.
+    z = normalize(projector(encoder.embed(view)))                 # [2B, d]
+    logits = z @ z.T / temperature, self-similarity removed
+    loss = cross_entropy(logits, index of the partner)
+BYOL (the momentum variant): a predictor on the online branch regresses the projection of the other
+view made by an EMA copy of encoder + projector; no negatives, the EMA keeps it from collapsing.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..data import augment as A
+from ..models import Encoder
+from .ema import ema_update, frozen_copy, momentum_at
+
+
+def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
+    """NT-Xent over views z1, z2 [B, d] (the i-th rows are a positive pair)."""
+    z = F.normalize(torch.cat([z1, z2]).float(), dim=-1)
+    logits = z @ z.T / temperature
+    logits.fill_diagonal_(float("-inf"))
+    b = len(z1)
+    partner = torch.cat([torch.arange(b, 2 * b), torch.arange(b)]).to(z.device)
+    return F.cross_entropy(logits, partner)
+
+
+def projection_head(dim: int, hidden: int, out: int) -> nn.Module:
+    return nn.Sequential(nn.Linear(dim, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, out))
+
+
+def default_augment(fs: float) -> A.Compose:
+    """Views that differ in gain per channel, timing, a missing band and missing channels: what stays
+    the same is the rhythm content, which is what the state labels depend on."""
+    return A.Compose([A.CropResize(0.7), A.Scale(0.5, 1.5), A.Jitter(0.1), (A.BandStop(fs, 4.0), 0.5),
+                      (A.ChannelDropout(0.2), 0.5), (A.TimeMask(0.2), 0.5)])
+
+
+class Contrastive(nn.Module):
+    """method: "simclr" (NT-Xent with in-batch negatives) or "byol" (EMA target, no negatives)."""
+
+    def __init__(self, encoder: Encoder, augment=None, method: str = "simclr", temperature: float = 0.1,
+                 proj_dim: int = 64, fs: float = 1.0, momentum: float = 0.996):
+        super().__init__()
+        if method not in ("simclr", "byol"):
+            raise ValueError(f"Contrastive: method must be 'simclr' or 'byol', got {method!r}")
+        if temperature <= 0:
+            raise ValueError(f"Contrastive: temperature must be > 0, got {temperature}")
+        d = encoder.dim
+        self.encoder, self.method, self.temperature, self.momentum = encoder, method, temperature, momentum
+        self.augment = augment if augment is not None else default_augment(fs)
+        self.projector = projection_head(d, 2 * d, proj_dim)
+        if method == "byol":
+            self.predictor = projection_head(proj_dim, 2 * d, proj_dim)
+            self.target = frozen_copy(nn.ModuleDict({"encoder": encoder, "projector": self.projector}))
+
+    def forward(self, x: torch.Tensor) -> dict:
+        """x [B, C, T] -> {"loss", "z1", "z2" projections [B, d], "embeddings" [B, D] of the first view}."""
+        self.encoder.check_input(x)
+        v1, v2 = self.augment(x), self.augment(x)
+        h1, h2 = self.encoder.embed(v1), self.encoder.embed(v2)
+        z1, z2 = self.projector(h1), self.projector(h2)
+        if self.method == "simclr":
+            loss = nt_xent(z1, z2, self.temperature)
+        else:
+            with torch.no_grad():
+                t = self.target
+                t1, t2 = (t["projector"](t["encoder"].embed(v)) for v in (v1, v2))
+            p1, p2 = self.predictor(z1), self.predictor(z2)
+            cos = lambda p, q: F.cosine_similarity(p.float(), q.float(), dim=-1).mean()
+            loss = 4 - 2 * cos(p1, t2) - 2 * cos(p2, t1)
+        return {"loss": loss, "z1": z1, "z2": z2, "embeddings": h1}
+
+    def after_step(self, step: int, total: int) -> None:
+        if self.method == "byol":
+            online = nn.ModuleDict({"encoder": self.encoder, "projector": self.projector})
+            ema_update(self.target, online, momentum_at(step, total, self.momentum))
