@@ -45,6 +45,7 @@ class EncoderConfig:
     mlp_ratio: float = 4.0
     dropout: float = 0.0
     pool: str = "mean"        # embed(): "mean" of patch tokens or the "cls" token
+    input_scale: float = 1.0  # inputs are divided by this (e.g. the training data's std), stored with the weights
 
     def __post_init__(self):
         for name in ("channels", "length", "patch_size", "dim", "depth", "heads"):
@@ -57,6 +58,8 @@ class EncoderConfig:
                              f"(e.g. load('ucr:...', multiple={self.patch_size}))")
         if self.dim % self.heads:
             raise ValueError(f"EncoderConfig: dim {self.dim} must be divisible by heads {self.heads}")
+        if not self.input_scale > 0:
+            raise ValueError(f"EncoderConfig.input_scale: expected > 0, got {self.input_scale}")
         if self.pool not in ("mean", "cls"):
             raise ValueError(f"EncoderConfig.pool: expected 'mean' or 'cls', got {self.pool!r}")
 
@@ -162,7 +165,11 @@ class Encoder(nn.Module):
         """[B, C, T] -> [B, N, D] patch tokens with channel and time embeddings (N = C * P)."""
         c = self.config
         pos = (self.channel_embed[:, None, :] + self.pos_embed[None, :, :]).reshape(c.num_tokens, c.dim)
-        return self.patch_embed(patchify(x, c.patch_size)) + pos
+        return self.patch_embed(self.patches(x)) + pos
+
+    def patches(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, C, T] -> [B, N, L] patches of the scaled input (what tokens, and MAE targets, are made of)."""
+        return patchify(x / self.config.input_scale, self.config.patch_size)
 
     def forward(self, x: torch.Tensor, keep: torch.Tensor | None = None,
                 prompts: torch.Tensor | list[torch.Tensor] | None = None) -> torch.Tensor:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from ..masking import make_mask, patchify, unpatchify
+from ..masking import make_mask, unpatchify
 from ..models import Block, Encoder
 
 
@@ -92,7 +92,7 @@ class MAE(nn.Module):
             keep, masked = self.mask(x)
         latent = self.encoder(x, keep=keep)
         pred = self.decoder(latent, keep)
-        target = self.targets(patchify(x, self.encoder.config.patch_size))
+        target = self.targets(self.encoder.patches(x))
         return {"loss": masked_mse(pred.float(), target, masked), "pred": pred, "target": target,
                 "masked": masked, "keep": keep, "latent": latent}
 
@@ -102,10 +102,10 @@ class MAE(nn.Module):
         "error" [B, N] per-token squared error}."""
         keep, masked = self.mask(x, **mask_args)
         out = self(x, keep=keep, masked=masked)
-        patches = patchify(x, self.encoder.config.patch_size)
+        patches = self.encoder.patches(x)
         pred = out["pred"].float()
         if self.norm_target:  # back to signal units with each patch's own statistics
             pred = pred * (patches.std(-1, keepdim=True) + 1e-6) + patches.mean(-1, keepdim=True)
-        recon = torch.where(masked[..., None], pred, patches)
+        recon = torch.where(masked[..., None], pred, patches) * self.encoder.config.input_scale
         return {"input": x, "recon": unpatchify(recon, x.shape[1]), "masked": masked,
                 "error": ((pred - patches) ** 2).mean(-1)}

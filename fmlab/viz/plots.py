@@ -1,0 +1,413 @@
+"""Matplotlib helpers for the notebooks: data, spectra, tokens, masks, training runs.
+
+Every helper returns a Figure and never calls plt.show(). The figure is detached from pyplot,
+so a notebook shows it once, as a cell's value; save it with ``fig.savefig(path)``.
+Colours are the Okabe-Ito palette (colour-blind safe); visible tokens are blue, hidden ones grey.
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.colors import ListedColormap, to_rgb
+from matplotlib.patches import Circle, Patch, Rectangle
+from matplotlib.ticker import MaxNLocator
+
+from ..data.core import SignalDataset
+from ..masking import MASK_KINDS, make_mask
+
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+VISIBLE, HIDDEN = PALETTE[0], "#c8c8c8"
+
+
+def _color(i: int) -> str:
+    return PALETTE[i % len(PALETTE)]
+
+
+def _done(fig):
+    plt.close(fig)  # detach from pyplot: no second copy in a notebook, no pile of open figures
+    return fig
+
+
+def _check_ds(ds, fn: str) -> None:
+    if not isinstance(ds, SignalDataset):
+        raise ValueError(f"{fn}: expected a SignalDataset (from fmlab.data.load), got {type(ds).__name__}")
+    if len(ds) == 0:
+        raise ValueError(f"{fn}: the dataset {ds.name!r} is empty")
+
+
+def _one_signal(x, fn: str) -> np.ndarray:
+    """One signal as a float array [C, T]; a 1-D [T] counts as one channel."""
+    a = np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x, dtype=np.float64)
+    a = a[None] if a.ndim == 1 else a
+    if a.ndim != 2:
+        raise ValueError(f"{fn}: expected one signal [C, T] (or [T]), got shape {a.shape}; "
+                         f"pick one sample, e.g. ds.x[0]")
+    return a
+
+
+def _patches(a: np.ndarray, patch_size: int, fn: str) -> int:
+    if isinstance(patch_size, bool) or not isinstance(patch_size, int) or patch_size < 1 or a.shape[1] % patch_size:
+        raise ValueError(f"{fn}: patch_size must be a positive int that divides the length {a.shape[1]}, "
+                         f"got {patch_size!r}; the length does not cut into patches of that size")
+    return a.shape[1] // patch_size
+
+
+def _channel_index(channels, names, count: int, fn: str) -> list[int]:
+    """None -> every channel; ints or channel names -> indices into [0, count)."""
+    if channels is None:
+        return list(range(count))
+    out = []
+    for ch in [channels] if isinstance(channels, (int, str)) else channels:
+        if isinstance(ch, str) and ch not in (names or []):
+            raise ValueError(f"{fn}: unknown channel {ch!r}; known: {list(names or [])} (or use indices)")
+        if not isinstance(ch, str) and not 0 <= int(ch) < count:
+            raise ValueError(f"{fn}: channel index {ch} is out of range for {count} channels")
+        out.append(list(names).index(ch) if isinstance(ch, str) else int(ch))
+    if not out:
+        raise ValueError(f"{fn}: channels is empty; pass None for all, or a list of indices or names")
+    return out
+
+
+def _label(names, c: int) -> str:
+    return names[c] if names else f"ch {c}"
+
+
+def _time_axis(fs: float, length: int) -> tuple[np.ndarray, str]:
+    return (np.arange(length, dtype=float), "time step") if fs == 1 else (np.arange(length) / fs, "time (s)")
+
+
+def _stack(ax, t, traces: np.ndarray, labels, colors=None, spacing: float | None = None) -> np.ndarray:
+    """Draw traces [k, T] top to bottom at one shared scale, labelled on the y axis; returns the offsets."""
+    spacing = spacing or 4 * float(np.median(traces.std(-1))) or 1.0
+    offsets = -spacing * np.arange(len(traces))
+    shown = traces - traces.mean(-1, keepdims=True) + offsets[:, None]
+    for i, trace in enumerate(shown):
+        ax.plot(t, trace, lw=0.8, color=colors[i] if colors else PALETTE[0])
+    ax.set_yticks(offsets, labels)
+    drawn_before = len(ax.lines) > len(shown)  # a second stack on the same axes keeps the first one in view
+    lo, hi = ax.get_ylim() if drawn_before else (np.inf, -np.inf)
+    ax.set_ylim(min(lo, shown.min(), offsets[-1] - spacing / 2), max(hi, shown.max(), spacing / 2))
+    ax.set_xlim(t[0], t[-1])
+    return offsets
+
+
+def _artifact_keys(ds: SignalDataset) -> list[str]:
+    """Artifact flags are the bool entries of ds.meta (eeg: blink, muscle, line_noise, pop)."""
+    return [k for k, v in ds.meta.items() if v.dtype == torch.bool]
+
+
+def plot_history(hist, ax=None):
+    """Training loss per step (log y when positive, raw and smoothed) and evaluation metrics on a twin axis.
+
+    ``hist``: a fmlab.train.History (step, loss lists; metrics name -> [(step, value)]).
+    ``ax``: draw into this Axes (the caller owns its figure) instead of a new figure."""
+    if not hasattr(hist, "loss") or not hasattr(hist, "metrics"):
+        raise ValueError(f"plot_history: expected a fmlab.train.History, got {type(hist).__name__}")
+    if len(hist.loss) == 0:
+        raise ValueError("plot_history: the History holds no steps yet; plot it after fit() has run")
+    own = ax is None
+    if own:
+        _, ax = plt.subplots(figsize=(7, 3.6), layout="constrained")
+    steps, loss = np.asarray(hist.step, dtype=float), np.asarray(hist.loss, dtype=float)
+    smooth, alpha = loss.copy(), 2 / (max(2, len(loss) // 20) + 1)  # exponential moving average
+    for i in range(1, len(loss)):
+        smooth[i] = alpha * loss[i] + (1 - alpha) * smooth[i - 1]
+    ax.plot(steps, loss, color=PALETTE[0], alpha=0.3, lw=0.8)
+    handles = ax.plot(steps, smooth, color=PALETTE[0], lw=1.8, label="loss (smoothed)")
+    if (loss > 0).all():
+        ax.set_yscale("log")
+    ax.set(xlabel="step", ylabel="training loss", title=f"{len(loss)} steps in {hist.seconds:.1f} s")
+    ax.grid(alpha=0.3)
+    if hist.metrics:
+        twin = ax.twinx()
+        for i, (name, points) in enumerate(sorted(hist.metrics.items())):
+            handles += twin.plot(*zip(*points), "o-", ms=3.5, lw=1.2, color=_color(i + 1), label=name)
+        twin.set_ylabel("metric")
+    ax.legend(handles=handles, loc="best", fontsize=8)
+    return _done(ax.figure) if own else ax.figure
+
+
+def plot_signals(ds: SignalDataset, index: int = 0, channels=None, seconds: float | None = None):
+    """Stacked traces of sample ``index`` of ds.x [N, C, T], titled with its class and artifact flags.
+
+    ``channels``: indices or names (default all); ``seconds``: show only the first seconds
+    (time steps when ds.fs is 1)."""
+    _check_ds(ds, "plot_signals")
+    if not -len(ds) <= index < len(ds):
+        raise ValueError(f"plot_signals: index {index} is out of range for {len(ds)} samples")
+    if seconds is not None and not seconds > 0:
+        raise ValueError(f"plot_signals: seconds must be positive, got {seconds}")
+    idx = _channel_index(channels, ds.channels, ds.x.shape[1], "plot_signals")
+    t, xlabel = _time_axis(ds.fs, ds.x.shape[2])
+    keep = t < seconds if seconds is not None else slice(None)
+    fig, ax = plt.subplots(figsize=(9, max(2.4, 0.9 + 0.3 * len(idx))), layout="constrained")
+    offsets = _stack(ax, t[keep], ds.x[index, idx].cpu().numpy()[:, keep], [_label(ds.channels, c) for c in idx])
+    title = f"{ds.name} #{index % len(ds)}: {ds.classes[int(ds.y[index])]}"
+    if "subject" in ds.meta:
+        title += f" · subject {int(ds.meta['subject'][index])}"
+    if _artifact_keys(ds):
+        title += f" · artifacts: {', '.join(k for k in _artifact_keys(ds) if ds.meta[k][index]) or 'none'}"
+    unit = " µV" if ds.name == "eeg" else ""
+    gap = f"traces {offsets[0] - offsets[1]:.3g}{unit} apart" if len(idx) > 1 else ""
+    ax.set(xlabel=xlabel, ylabel=gap, title=title)
+    return _done(fig)
+
+
+def plot_spectra(ds: SignalDataset, channels=None, bands: dict | None = None):
+    """Mean log power spectrum per class over ``channels`` of ds.x [N, C, T], with band shading.
+
+    Default channels: the occipital ones (names starting with O) if any, else all.
+    ``bands``: name -> (lo, hi) Hz to shade; default the EEG bands for the eeg dataset."""
+    from ..data.eeg import BANDS
+    from ..data.spectral import power_spectrum
+    _check_ds(ds, "plot_spectra")
+    occipital = [c for c, n in enumerate(ds.channels or []) if n.upper().startswith("O")]
+    idx = _channel_index(channels if channels is not None else (occipital or None), ds.channels,
+                         ds.x.shape[1], "plot_spectra")
+    bands = (BANDS if ds.name == "eeg" else {}) if bands is None else bands
+    freqs, psd = power_spectrum(ds.x[:, idx].cpu(), ds.fs)  # [F], [N, k, F]
+    freqs, db = freqs[1:].numpy(), (10 * torch.log10(psd[..., 1:] + 1e-12)).mean(1).numpy()  # no DC; [N, F]
+    y = ds.y.cpu().numpy()
+    fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
+    for i, (name, (lo, hi)) in enumerate(bands.items()):
+        ax.axvspan(lo, hi, color="0.93" if i % 2 else "0.86", zorder=0, lw=0)
+        ax.text((lo + hi) / 2, 0.98, name, transform=ax.get_xaxis_transform(), ha="center", va="top", fontsize=8)
+    for c, cls in enumerate(ds.classes):
+        if (y == c).any():
+            q25, q75 = np.percentile(db[y == c], [25, 75], axis=0)
+            ax.fill_between(freqs, q25, q75, color=_color(c), alpha=0.15, lw=0)
+            ax.plot(freqs, db[y == c].mean(0), color=_color(c), lw=1.6, label=f"{cls} (n={int((y == c).sum())})")
+    where = ", ".join(_label(ds.channels, c) for c in idx) if len(idx) <= 6 else f"{len(idx)} channels"
+    ax.set(xlabel=f"frequency ({'Hz' if ds.fs != 1 else 'cycles / step'})", ylabel="power (dB)",
+           xlim=(freqs[0], freqs[-1]), title=f"{ds.name}: mean spectrum per class over {where} (shade: middle 50%)")
+    ax.legend(fontsize=8, loc="lower left")
+    ax.grid(alpha=0.3)
+    return _done(fig)
+
+
+def plot_topomaps(ds: SignalDataset, bands: dict | None = None):
+    """Scalp maps of mean log band power, a grid classes x bands; one colour scale per band (column).
+
+    Needs the eeg montage to place electrodes. ``bands``: name -> (lo, hi) Hz, default the EEG bands."""
+    from ..data.eeg import BANDS, CHANNEL_POSITIONS, CHANNELS
+    from ..data.spectral import log_band_power
+    _check_ds(ds, "plot_topomaps")
+    if list(ds.channels or []) != list(CHANNELS):
+        raise ValueError(f"plot_topomaps: needs the eeg montage {list(CHANNELS)} to place electrodes; "
+                         f"{ds.name!r} has channels {ds.channels}")
+    bands = bands or BANDS
+    power = log_band_power(ds.x.cpu(), ds.fs, bands=bands).numpy()  # [N, C, B]
+    y = ds.y.cpu().numpy()
+    present = [c for c in range(len(ds.classes)) if (y == c).any()]
+    maps = np.stack([power[y == c].mean(0) for c in present])  # [K, C, B]
+    pos = np.array([CHANNEL_POSITIONS[n] for n in CHANNELS])  # [C, 2], nose towards +y
+    r = 1.08 * np.hypot(*pos.T).max()
+    fig, axes = plt.subplots(len(present), len(bands), figsize=(1.9 * len(bands) + 0.6, 1.9 * len(present) + 0.8),
+                             squeeze=False, layout="constrained")
+    for b, (band, (lo, hi)) in enumerate(bands.items()):
+        levels = np.linspace(maps[..., b].min(), maps[..., b].max() + 1e-9, 14)
+        for k, c in enumerate(present):
+            ax = axes[k, b]
+            filled = ax.tricontourf(*pos.T, maps[k, :, b], levels=levels, cmap="viridis")
+            ax.add_patch(Circle((0, 0), r, fill=False, lw=1.2))
+            ax.plot([-0.12 * r, 0, 0.12 * r], [0.99 * r, 1.14 * r, 0.99 * r], "k", lw=1.2)  # the nose
+            ax.plot(*pos.T, "k.", ms=2.5)
+            ax.set(aspect="equal", xlim=(-1.2 * r, 1.2 * r), ylim=(-1.2 * r, 1.22 * r), xticks=[], yticks=[])
+            ax.spines[:].set_visible(False)
+            if k == 0:
+                ax.set_title(f"{band}\n{lo:g}–{hi:g} Hz", fontsize=10)
+            if b == 0:
+                ax.set_ylabel(ds.classes[c], fontsize=10)
+        fig.colorbar(filled, ax=axes[:, b], location="bottom", shrink=0.85, pad=0.02, label="log power (ln µV²)",
+                     ticks=np.linspace(levels[0], levels[-1], 3), format="%.1f")
+    fig.suptitle(f"{ds.name}: mean log band power per class (nose up; colours shared down each column)")
+    return _done(fig)
+
+
+def _artifact_scores(x: torch.Tensor, fs: float, flags: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
+    """How strongly each channel of each sample x [N, C, T] shows each flagged kind (flags [A, N]) -> [A, N, C].
+
+    Features per channel (log spectrum bins, log largest one-step jump) are z-scored against clean samples.
+    A kind weighs the features where its samples' most-changed channel exceeds a clean sample's most
+    (at least half the largest excess); a channel's score is its weighted mean z."""
+    from ..data.spectral import power_spectrum
+    jump = x.diff(dim=-1).abs().amax(-1, keepdim=True)  # pops and spikes hide from a spectrum
+    feats = torch.cat([torch.log(power_spectrum(x, fs)[1] + 1e-12), torch.log(jump + 1e-12)], -1)  # [N, C, F+1]
+    z = (feats - feats[clean].mean(0)) / (feats[clean].std(0) + 1e-6)
+    top = z.amax(1)  # [N, F+1]
+    excess = torch.stack([top[f].mean(0) - top[clean].mean(0) for f in flags])  # [A, F+1]
+    weights = excess * (excess >= 0.5 * excess.amax(-1, keepdim=True))  # only the features that tell the kind
+    return torch.einsum("ncf,af->anc", z, weights / weights.sum(-1, keepdim=True).clamp_min(1e-12))
+
+
+def plot_artifacts(ds: SignalDataset, top: int = 3):
+    """Per artifact kind flagged in ds.meta: its clearest sample on the ``top`` channels it changes most
+    (left; grey: a clean sample of the same class) and the most changed channel's spectrum against
+    the clean mean (right). Which channels change is measured, not assumed (see _artifact_scores)."""
+    from ..data.spectral import power_spectrum
+    _check_ds(ds, "plot_artifacts")
+    kinds = [k for k in _artifact_keys(ds) if ds.meta[k].bool().any()]
+    if not kinds:
+        raise ValueError(f"plot_artifacts: {ds.name!r} has no artifact flags set in meta (keys {sorted(ds.meta)})")
+    every = torch.stack([ds.meta[k].bool().cpu() for k in _artifact_keys(ds)])  # [all kinds, N]
+    flags, clean = torch.stack([ds.meta[k].bool().cpu() for k in kinds]), ~every.any(0)
+    if not clean.any():
+        raise ValueError(f"plot_artifacts: every sample of {ds.name!r} has an artifact; no clean one to compare")
+    x, y = ds.x.cpu(), ds.y.cpu()
+    scores = _artifact_scores(x, ds.fs, flags, clean)  # [A, N, C]
+    freqs, psd = power_spectrum(x, ds.fs)
+    db = 10 * torch.log10(psd + 1e-12)  # [N, C, F]
+    t, xlabel = _time_axis(ds.fs, x.shape[2])
+    fig, axes = plt.subplots(len(kinds), 2, figsize=(10, 0.8 + 0.45 * len(kinds) * (min(top, x.shape[1]) + 1)),
+                             width_ratios=[3, 1], squeeze=False, layout="constrained")
+    for a, (kind, (ax, spec)) in enumerate(zip(kinds, axes)):
+        only = flags[a] & (every.sum(0) == 1)  # this artifact and no other
+        pool = (only if only.any() else flags[a]).nonzero().flatten()
+        i = int(pool[scores[a, pool].amax(-1).argmax()])
+        same = (clean & (y == y[i])).nonzero().flatten()
+        j = int(same[0] if len(same) else clean.nonzero()[0])
+        idx = sorted(scores[a, i].argsort(descending=True)[:top].tolist())
+        spacing = 4 * float(x[j, idx].std(-1).median()) or 1.0
+        _stack(ax, t, x[j, idx].numpy(), [], colors=[HIDDEN] * len(idx), spacing=spacing)
+        _stack(ax, t, x[i, idx].numpy(), [_label(ds.channels, c) for c in idx], [_color(3)] * len(idx), spacing)
+        ax.set_title(f"{kind}: sample #{i} ({float(flags[a].float().mean()):.0%} of samples flagged); "
+                     f"grey: clean sample #{j}", fontsize=10, loc="left")
+        worst = int(scores[a, i].argmax())
+        spec.plot(freqs, db[clean, worst].mean(0), color=HIDDEN, lw=1.5, label="clean mean")
+        spec.plot(freqs, db[i, worst], color=_color(3), lw=1, label=f"#{i}")
+        spec.set(ylabel="power (dB)", title=_label(ds.channels, worst))
+        spec.grid(alpha=0.3)
+    axes[-1, 0].set_xlabel(xlabel)
+    axes[-1, 1].set_xlabel("frequency (Hz)" if ds.fs != 1 else "cycles / step")
+    axes[0, 1].legend(fontsize=7)
+    fig.suptitle(f"{ds.name}: each artifact on the channels it changes most")
+    return _done(fig)
+
+
+def plot_examples(ds: SignalDataset, per_class: int = 3):
+    """A grid classes x ``per_class`` samples of ds.x [N, C, T]: all channels when C <= 6, else channel 0."""
+    _check_ds(ds, "plot_examples")
+    if per_class < 1:
+        raise ValueError(f"plot_examples: per_class must be at least 1, got {per_class}")
+    x, y = ds.x.cpu().numpy(), ds.y.cpu().numpy()
+    idx = list(range(x.shape[1])) if x.shape[1] <= 6 else [0]
+    t, xlabel = _time_axis(ds.fs, x.shape[2])
+    k = len(ds.classes)
+    fig, axes = plt.subplots(k, per_class, figsize=(2.8 * per_class + 0.8, (1.1 if k <= 6 else 0.85) * k + 0.9),
+                             squeeze=False, sharex=True, sharey=True, layout="constrained")
+    for c in range(k):
+        members = np.flatnonzero(y == c)
+        for s, ax in enumerate(axes[c]):
+            if s < len(members):
+                for n, ch in enumerate(idx):
+                    ax.plot(t, x[members[s], ch], lw=0.9, color=_color(n), label=_label(ds.channels, ch))
+                ax.text(0.98, 0.92, f"#{members[s]}", transform=ax.transAxes, ha="right", va="top", fontsize=7)
+            ax.tick_params(labelsize=7)
+        axes[c, 0].set_ylabel(ds.classes[c], fontsize=9)
+    for ax in axes[-1]:
+        ax.set_xlabel(xlabel)
+    if len(idx) > 1:
+        fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncols=len(idx), fontsize=8)
+    shown = ("one channel" if x.shape[1] == 1 else "all channels" if len(idx) > 1
+             else f"channel {_label(ds.channels, 0)} of {x.shape[1]}")
+    fig.suptitle(f"{ds.name}: {per_class} samples per class ({shown})")
+    return _done(fig)
+
+
+def plot_tokens(x, patch_size: int, channels=None, names=None):
+    """How one signal x [C, T] becomes C * P tokens: a few ``channels`` (default the first 3) cut into
+    patches (top), and the token grid [C, P] with each token's index c * P + p (bottom)."""
+    a = _one_signal(x, "plot_tokens")
+    n_ch, length = a.shape
+    n_p = _patches(a, patch_size, "plot_tokens")
+    idx = _channel_index(list(range(min(3, n_ch))) if channels is None else channels, names, n_ch, "plot_tokens")
+    fig, (top, grid) = plt.subplots(2, 1, figsize=(9, 1.6 + 0.55 * len(idx) + 0.18 * n_ch),
+                                    height_ratios=[0.8 + 0.55 * len(idx), 0.8 + 0.18 * n_ch], layout="constrained")
+    colors = [_color(i) for i in range(len(idx))]
+    offsets = _stack(top, np.arange(length, dtype=float), a[idx], [_label(names, c) for c in idx], colors)
+    spacing = offsets[0] - offsets[1] if len(idx) > 1 else top.get_ylim()[1]
+    for b in range(n_p + 1):
+        top.axvline(b * patch_size - 0.5, color="0.55", lw=0.7, ls=":")
+    for i, c in enumerate(idx):
+        for p in range(n_p):
+            top.text((p + 0.5) * patch_size, offsets[i] + 0.42 * spacing, str(c * n_p + p), ha="center", va="center",
+                     fontsize=7, color=colors[i], fontweight="bold",
+                     bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.8))
+    top.set(xlabel="time step", title=f"one signal [C={n_ch}, T={length}] cut into P={n_p} patches of {patch_size} "
+                                      f"samples per channel; numbers are token indices")
+    rgb = np.ones((n_ch, n_p, 3)) * np.where(np.arange(n_ch) % 2, 0.93, 0.86)[:, None, None]
+    for i, c in enumerate(idx):
+        rgb[c] = 0.65 + 0.35 * np.array(to_rgb(colors[i]))  # the drawn channels' rows, tinted
+    grid.imshow(rgb, aspect="auto", interpolation="nearest")
+    if n_ch * n_p <= 600:
+        for c in range(n_ch):
+            for p in range(n_p):
+                grid.text(p, c, str(c * n_p + p), ha="center", va="center", fontsize=6.5 if n_p > 16 else 7.5)
+    grid.set_yticks(range(n_ch), [_label(names, c) for c in range(n_ch)] if n_ch <= 32 else None, fontsize=7)
+    grid.set(xlabel="time patch p", ylabel="channel c", title=f"token grid [C, P] = [{n_ch}, {n_p}] → "
+             f"{n_ch * n_p} tokens, channel-major: token c·P + p (row after row)")
+    return _done(fig)
+
+
+def plot_masks(channels: int, patches: int, ratios=(0.25, 0.5, 0.75), kinds=MASK_KINDS, seed: int = 0):
+    """A grid kinds x ratios of one mask each, drawn as [C, P] images (blue visible, grey hidden),
+    titled with the share actually hidden (masks round to whole tokens, spans or channels)."""
+    for name, v in (("channels", channels), ("patches", patches)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"plot_masks: {name} must be a positive int, got {v!r}")
+    kinds, ratios = list(kinds), list(ratios)
+    if not ratios or not kinds or any(k not in MASK_KINDS for k in kinds):
+        raise ValueError(f"plot_masks: expected kinds from {MASK_KINDS} and at least one ratio, "
+                         f"got kinds={kinds}, ratios={ratios}")
+    fig, axes = plt.subplots(len(kinds), len(ratios), squeeze=False, sharex=True, sharey=True, layout="constrained",
+                             figsize=(2.8 * len(ratios) + 0.8, (0.9 + 0.1 * channels) * len(kinds) + 0.6))
+    for i, kind in enumerate(kinds):
+        for j, ratio in enumerate(ratios):
+            _, masked = make_mask(kind, 1, channels, patches, ratio, generator=torch.Generator().manual_seed(seed))
+            m = masked.reshape(channels, patches).numpy()
+            ax = axes[i, j]
+            ax.imshow(m, cmap=ListedColormap([VISIBLE, HIDDEN]), vmin=0, vmax=1, aspect="auto", interpolation="nearest")
+            ax.set_xticks(np.arange(patches + 1) - 0.5, minor=True)
+            ax.set_yticks(np.arange(channels + 1) - 0.5, minor=True)
+            ax.grid(which="minor", color="white", lw=0.5)
+            ax.tick_params(which="minor", length=0)
+            ax.set_title(f"{kind}, ratio {ratio:g}: {m.mean():.0%} hidden", fontsize=9)
+        axes[i, 0].set_ylabel("channel")
+    axes[0, 0].yaxis.set_major_locator(MaxNLocator(integer=True))  # shared by every panel
+    axes[0, 0].xaxis.set_major_locator(MaxNLocator(integer=True))
+    for ax in axes[-1]:
+        ax.set_xlabel("time patch")
+    fig.legend(handles=[Patch(color=VISIBLE, label="visible"), Patch(color=HIDDEN, label="hidden")],
+               loc="outside lower center", ncols=2, fontsize=8)
+    fig.suptitle(f"masks over {channels} channels x {patches} patches (seed {seed})")
+    return _done(fig)
+
+
+def plot_masked_signal(x, masked, patch_size: int, channels=None, names=None):
+    """What the encoder sees: signal x [C, T] with the tokens where ``masked`` [C * P] (or [1, C * P],
+    [C, P]; True = hidden, channel-major) greyed out. ``channels``: rows to draw (default all)."""
+    a = _one_signal(x, "plot_masked_signal")
+    n_ch, length = a.shape
+    n_p = _patches(a, patch_size, "plot_masked_signal")
+    m = np.asarray(masked.detach().cpu() if isinstance(masked, torch.Tensor) else masked).astype(bool)
+    if m.size != n_ch * n_p:
+        raise ValueError(f"plot_masked_signal: masked must hold C * P = {n_ch} * {n_p} = {n_ch * n_p} values "
+                         f"(one per token, channel-major), got shape {m.shape}")
+    m = m.reshape(n_ch, n_p)
+    idx = _channel_index(channels, names, n_ch, "plot_masked_signal")
+    fig, ax = plt.subplots(figsize=(9, max(2.4, 1.0 + 0.3 * len(idx))), layout="constrained")
+    t = np.arange(length, dtype=float)
+    offsets = _stack(ax, t, a[idx], [_label(names, c) for c in idx], colors=[HIDDEN] * len(idx))
+    spacing = offsets[0] - offsets[1] if len(idx) > 1 else ax.get_ylim()[1]
+    hidden = np.repeat(m, patch_size, axis=1)  # [C, T]
+    for i, c in enumerate(idx):
+        ax.plot(t, np.where(hidden[c], np.nan, a[c] - a[c].mean() + offsets[i]), lw=0.8, color=VISIBLE)
+        for p in np.flatnonzero(m[c]):
+            ax.add_patch(Rectangle((p * patch_size - 0.5, offsets[i] - spacing / 2), patch_size, spacing,
+                                   color="0.94", lw=0, zorder=0))
+    for b in range(1, n_p):
+        ax.axvline(b * patch_size - 0.5, color="0.8", lw=0.5, ls=":")
+    ax.set(xlabel="time step", title=f"what the encoder sees: {int((~m).sum())} of {m.size} tokens visible "
+                                     f"({m.mean():.0%} hidden, grey)")
+    return _done(fig)

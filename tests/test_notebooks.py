@@ -1,0 +1,59 @@
+"""Every notebook: committed clean, and executed by the course runner in the smoke profile with its
+recorded metrics checked (not only "it did not raise")."""
+import json
+import math
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from fmlab import report
+
+NOTEBOOKS = report.notebooks()
+
+# What each notebook must record, and what each value must satisfy.
+EXPECTED = {
+    "00_data": {"bandpower_lr_acc": lambda v: 0.0 <= v <= 1.0, "raw_lr_acc": lambda v: 0.0 <= v <= 1.0},
+}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_clean_with_one_parameters_cell(path: Path):
+    nb = nbformat.read(path, as_version=4)
+    dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)]
+    assert not dirty, f"{path.name}: code cells {dirty} carry outputs; clear them before committing"
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, f"{path.name}: needs exactly one cell tagged 'parameters', has {len(tagged)}"
+    assert "profile" in tagged[0].source
+
+
+def test_every_notebook_has_expectations():
+    assert {p.stem for p in NOTEBOOKS} <= set(EXPECTED), "add the new notebook's metrics to EXPECTED"
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    out = report.run_course("smoke", out=tmp_path_factory.mktemp("report"), progress=False, timeout=600)
+    return out, {r["notebook"]: r for r in json.loads((out / "summary.json").read_text())["notebooks"]}
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("stem", [p.stem for p in NOTEBOOKS])
+def test_notebook_runs_in_smoke_profile_and_records_its_metrics(smoke_run, stem):
+    out, results = smoke_run
+    r = results[stem]
+    assert r["status"] == "ok", f"{stem} failed in cell {r.get('cell')}: {r.get('error')}\n{r.get('traceback')}"
+    assert (out / f"{stem}.html").exists()
+    for name, check in EXPECTED[stem].items():
+        assert name in r["metrics"], f"{stem} did not record {name}; it recorded {sorted(r['metrics'])}"
+        value = r["metrics"][name]
+        assert not (isinstance(value, float) and math.isnan(value)), f"{stem}: {name} is NaN"
+        assert check(value), f"{stem}: {name} = {value} is out of range"
+
+
+@pytest.mark.notebook
+def test_report_index_lists_every_notebook(smoke_run):
+    out, results = smoke_run
+    index = (out / "index.html").read_text()
+    assert all(stem in index for stem in results)
+    assert json.loads((out / "metrics.json").read_text()).keys() == results.keys()
