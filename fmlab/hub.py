@@ -76,11 +76,11 @@ def load(path: str | os.PathLike, into: Encoder | None = None, device=None) -> E
     return encoder.to(device) if device is not None else encoder
 
 
-def cache_key(name: str, config: EncoderConfig, **settings) -> str:
-    """A file name that changes whenever the config or the training settings do."""
+def cache_key(name: str, **settings) -> str:
+    """``name`` plus a hash of ``settings``: another config or other training settings, another entry."""
     import hashlib
-    blob = config.to_json() + json.dumps(settings, sort_keys=True, default=str)
-    return f"{name}-{hashlib.sha1(blob.encode()).hexdigest()[:10]}.safetensors"
+    blob = json.dumps(settings, sort_keys=True, default=str)
+    return f"{name}-{hashlib.sha1(blob.encode()).hexdigest()[:10]}"
 
 
 def load_or_train(name: str, config: EncoderConfig, train: Callable[[Encoder], object],
@@ -88,7 +88,7 @@ def load_or_train(name: str, config: EncoderConfig, train: Callable[[Encoder], o
     """Load ``name`` from FMLAB_CACHE/encoders if an encoder of this config and these settings was
     saved there; else build one, call ``train(encoder)`` and save it. Later notebooks call this with
     the same arguments as the notebook that trains, so they reuse its encoder or train it themselves."""
-    path = cache_dir("encoders") / cache_key(name, config, **settings)
+    path = cache_dir("encoders") / f"{cache_key(name, config=config.to_json(), **settings)}.safetensors"
     if path.exists() and not retrain:
         print(f"fmlab.hub: loaded {name} from {path}")
         return load(path)

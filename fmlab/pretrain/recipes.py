@@ -1,0 +1,126 @@
+"""Ready-made pretraining runs: the data, the objective, fit() with an online probe, and the cache.
+
+    mae, hist = pretrain("mae", data="eeg", profile="cpu")       # train now (mae.encoder is the encoder)
+    mae, hist = pretrained("mae", data="eeg", profile="cpu")     # or reuse what an earlier notebook trained
+Both build the run from the same arguments, so notebook 05 gets exactly the encoder that 01 trained.
+A cache entry is a folder: encoder.safetensors (fmlab.hub format), objective.safetensors, history.json.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .. import hub
+from ..data import SignalDataset, load
+from ..evaluate import online_probe
+from ..models import Encoder, EncoderConfig
+from ..profiles import cache_dir, get_profile
+from ..train import History, fit
+from .contrastive import Contrastive
+from .jepa import JEPA
+from .mae import MAE
+from .spectrum import MaskedSpectrum
+
+OBJECTIVES = {"mae": MAE, "spectrum": MaskedSpectrum, "contrastive": Contrastive, "jepa": JEPA}
+
+
+@dataclass
+class Corpus:
+    """Unlabelled data to pretrain on, and a labelled split (other subjects, for eeg) to probe with."""
+    unlabelled: SignalDataset
+    probe_train: SignalDataset
+    probe_test: SignalDataset
+
+
+def corpus(data: str = "eeg", n: int = 2000, seed: int = 0, probe_size: int = 1000) -> Corpus:
+    """eeg / mnist1d: ``n`` generated samples split 75 / 25 (by subject for eeg); pretraining sees the 75 %
+    without labels, the probe fits on up to ``probe_size`` of them and is tested on the other 25 %.
+    ucr:NAME: pretraining and probe fit on the train split, the probe is tested on the test split."""
+    if data.lower().startswith(("ucr:", "uea:")):
+        train, test = load(data, split="train"), load(data, split="test")
+    else:
+        ds = load(data, n=n, seed=seed)
+        train, test = ds.split(test_size=0.25, by="subject" if "subject" in ds.meta else None, seed=seed)
+    probe_train = train if len(train) <= probe_size else train.subset(fraction=probe_size / len(train), seed=seed)
+    return Corpus(train, probe_train, test)
+
+
+def encoder_config(size: str, data: SignalDataset, **overrides) -> EncoderConfig:
+    """A preset sized to ``data``, inputs scaled by the data's std (the scale is saved with the weights)."""
+    return EncoderConfig.preset(size, channels=data.x.shape[1], length=data.x.shape[2],
+                                input_scale=round(float(data.x.std()), 4), **overrides)
+
+
+def make_objective(name: str, encoder: Encoder, fs: float = 1.0, **kwargs):
+    if name not in OBJECTIVES:
+        raise ValueError(f"objective: unknown {name!r}; choose one of {', '.join(OBJECTIVES)}")
+    if name == "contrastive":
+        kwargs.setdefault("fs", fs)
+    return OBJECTIVES[name](encoder, **kwargs)
+
+
+def run_settings(objective: str, data: str = "eeg", profile: str | None = None, seed: int = 0,
+                 steps: int | None = None, size: str | None = None, **objective_args) -> dict:
+    """Everything that determines a run (and so its cache entry)."""
+    p = get_profile(profile)
+    return dict(objective=objective, data=data, profile=p.name, seed=seed, n=p.n, size=size or p.size,
+                steps=steps or p.steps, batch_size=p.batch_size, lr=p.lr, eval_every=p.eval_every,
+                objective_args=objective_args)
+
+
+def entry(settings: dict) -> Path:
+    name = f"{settings['objective']}-{settings['data'].replace(':', '_')}-{settings['profile']}"
+    return cache_dir("pretrained") / hub.cache_key(name, **settings)
+
+
+def pretrain(objective: str = "mae", data: str = "eeg", profile: str | None = None, seed: int = 0,
+             steps: int | None = None, size: str | None = None, progress: bool = True, **objective_args):
+    """Pretrain now; returns (objective module, History with "probe_acc", the online linear-probe accuracy
+    on held-out labels). The run checkpoints as it goes (an interrupted one resumes) and its result is
+    cached where ``pretrained`` finds it."""
+    s = run_settings(objective, data, profile, seed, steps, size, **objective_args)
+    c = corpus(data, n=s["n"], seed=seed)
+    torch.manual_seed(seed)
+    encoder = Encoder(encoder_config(s["size"], c.unlabelled))
+    obj = make_objective(objective, encoder, fs=c.unlabelled.fs, **objective_args)
+    folder = entry(s)
+    folder.mkdir(parents=True, exist_ok=True)
+    hist = fit(obj, c.unlabelled, steps=s["steps"], batch_size=s["batch_size"], lr=s["lr"], seed=seed,
+               progress=progress, evaluate=online_probe(encoder, c.probe_train, c.probe_test),
+               eval_every=s["eval_every"], checkpoint=folder / "run.pt")
+    hub.save(encoder, folder / "encoder.safetensors", **s, probe_acc=hist.last("probe_acc"))
+    with hub.atomic_path(folder / "objective.safetensors") as tmp:
+        save_file({k: v.detach().contiguous().cpu() for k, v in obj.state_dict().items()}, tmp)
+    with hub.atomic_path(folder / "history.json") as tmp:  # written last: it marks the entry complete
+        Path(tmp).write_text(json.dumps(hist.to_dict()))
+    (folder / "run.pt").unlink(missing_ok=True)
+    return obj, hist
+
+
+def pretrained(objective: str = "mae", data: str = "eeg", profile: str | None = None, seed: int = 0,
+               steps: int | None = None, size: str | None = None, progress: bool = True, retrain: bool = False,
+               **objective_args):
+    """The cached result of ``pretrain`` with the same arguments, training it first if needed."""
+    s = run_settings(objective, data, profile, seed, steps, size, **objective_args)
+    folder = entry(s)
+    if retrain and folder.exists():
+        shutil.rmtree(folder)
+    if not (folder / "history.json").exists():
+        return pretrain(objective, data, profile, seed, steps, size, progress, **objective_args)
+    encoder = hub.load(folder / "encoder.safetensors")
+    obj = make_objective(objective, encoder, fs=load_fs(data), **objective_args)
+    obj.load_state_dict(load_file(str(folder / "objective.safetensors")))
+    print(f"fmlab: loaded the pretrained {objective} ({s['profile']} profile) from {folder}")
+    return obj.eval(), History.from_dict(json.loads((folder / "history.json").read_text()))
+
+
+def load_fs(data: str) -> float:
+    """The sampling rate of ``data`` without generating a corpus."""
+    if data == "eeg":
+        return 128.0
+    return load(data, split="train").fs if data.lower().startswith(("ucr:", "uea:")) else 1.0
