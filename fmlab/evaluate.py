@@ -66,6 +66,33 @@ def effective_rank(z: torch.Tensor) -> float:
     return float(torch.exp(-(p * p.log()).sum()))
 
 
+def what_it_encodes(encoder, data: SignalDataset, artifacts: tuple[str, ...] = ("blink", "muscle", "line_noise", "pop"),
+                    seed: int = 0) -> dict[str, float]:
+    """How well a linear probe on frozen features recovers the state (label), the subject and the
+    presence of any artifact, on a random half / half split of ``data`` (so subjects appear on both
+    sides: this asks what the features *contain*, not how they generalise). Accuracies; "artifact" is
+    balanced accuracy, since most samples are clean. A good encoder for the state task scores high on
+    "state" and low on "subject" and "artifact"."""
+    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    f = features(encoder, data).numpy()
+    half = np.random.default_rng(seed).permutation(len(f)) < len(f) // 2
+    targets = {"state": data.y.cpu().numpy()}
+    if "subject" in data.meta:
+        targets["subject"] = data.meta["subject"].cpu().numpy()
+    present = [data.meta[k].bool() for k in artifacts if k in data.meta]
+    if present:
+        targets["artifact"] = torch.stack(present).any(0).cpu().numpy().astype(int)
+    scores = {}
+    for name, t in targets.items():
+        clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(f[half], t[half])
+        pred = clf.predict(f[~half])
+        scores[name] = float(balanced_accuracy_score(t[~half], pred) if name == "artifact" else (pred == t[~half]).mean())
+    return scores
+
+
 def online_probe(encoder, train: SignalDataset, test: SignalDataset, name: str = "probe_acc") -> Callable:
     """An ``evaluate`` hook for fit(): the linear-probe accuracy of ``encoder`` as it trains."""
     return lambda _model: {name: linear_probe(encoder, train, test)}

@@ -20,7 +20,6 @@ class Profile:
     steps: int         # optimisation steps for one pretraining run
     batch_size: int
     lr: float
-    eval_every: int    # steps between online evaluations (probe accuracy)
 
     def with_(self, **changes) -> "Profile":
         return replace(self, **changes)
@@ -30,9 +29,9 @@ class Profile:
 
 
 PROFILES = {
-    "smoke": Profile("smoke", size="tiny", n=256, steps=20, batch_size=32, lr=1e-3, eval_every=10),
-    "cpu": Profile("cpu", size="small", n=4000, steps=600, batch_size=128, lr=1e-3, eval_every=100),
-    "gpu": Profile("gpu", size="medium", n=20000, steps=5000, batch_size=256, lr=5e-4, eval_every=500),
+    "smoke": Profile("smoke", size="tiny", n=256, steps=20, batch_size=32, lr=1e-3),
+    "cpu": Profile("cpu", size="small", n=4000, steps=600, batch_size=128, lr=1e-3),
+    "gpu": Profile("gpu", size="medium", n=20000, steps=5000, batch_size=256, lr=5e-4),
 }
 
 

@@ -39,6 +39,12 @@ def default_augment(fs: float) -> A.Compose:
                       (A.ChannelDropout(0.2), 0.5), (A.TimeMask(0.2), 0.5)])
 
 
+def weak_augment() -> A.Compose:
+    """Views that differ only by a little noise and a time shift: both keep every channel's gain, the
+    artifacts and the subject's signature, so matching them is easiest by recognising those (the pitfall)."""
+    return A.Compose([A.TimeShift(0.25), A.Jitter(0.05)])
+
+
 class Contrastive(nn.Module):
     """method: "simclr" (NT-Xent with in-batch negatives) or "byol" (EMA target, no negatives)."""
 

@@ -27,6 +27,10 @@ from .mae import MAE
 from .spectrum import MaskedSpectrum
 
 OBJECTIVES = {"mae": MAE, "spectrum": MaskedSpectrum, "contrastive": Contrastive, "jepa": JEPA}
+# Compute per step relative to MAE (which encodes a quarter of the tokens): contrastive encodes two
+# full views, JEPA one context plus a full target pass. A profile's step budget is divided by this,
+# and contrastive halves the batch, so each objective gets about the same wall-clock time.
+STEP_COST = {"mae": 1, "spectrum": 1, "contrastive": 4, "jepa": 3}
 
 
 @dataclass
@@ -68,8 +72,12 @@ def run_settings(objective: str, data: str = "eeg", profile: str | None = None, 
                  steps: int | None = None, size: str | None = None, **objective_args) -> dict:
     """Everything that determines a run (and so its cache entry)."""
     p = get_profile(profile)
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective: unknown {objective!r}; choose one of {', '.join(OBJECTIVES)}")
+    steps = steps or max(10, p.steps // STEP_COST[objective])
+    batch_size = p.batch_size // 2 if objective == "contrastive" else p.batch_size
     return dict(objective=objective, data=data, profile=p.name, seed=seed, n=p.n, size=size or p.size,
-                steps=steps or p.steps, batch_size=p.batch_size, lr=p.lr, eval_every=p.eval_every,
+                steps=steps, batch_size=batch_size, lr=p.lr, eval_every=max(1, steps // 5),
                 objective_args=objective_args)
 
 
