@@ -16,7 +16,6 @@ from pathlib import Path
 
 import torch
 
-import fmlab
 from fmlab.evaluate import linear_probe
 from fmlab.models import Encoder
 from fmlab.pretrain.recipes import OBJECTIVES, corpus, encoder_config, pretrained, run_settings

@@ -7,7 +7,6 @@ Attention uses explicit q, k, v, out ``nn.Linear`` layers, so LoRA and friends c
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, fields
 
 import torch

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 import fmlab
 from fmlab.masking import make_mask
 from fmlab.train import History
-from fmlab.viz import plots
+from fmlab.viz import plots, spectra
 from toy import sine_classes
 
 
@@ -75,22 +75,22 @@ def test_signals_rejects_bad_index_and_channels():
 def test_eeg_figures(eeg):
     fig = plots.plot_signals(eeg, index=0, channels=["O1", "O2"])
     assert panels(fig) == 1 and "artifacts" in fig.axes[0].get_title()
-    assert panels(plots.plot_spectra(eeg)) == 1
+    assert panels(spectra.plot_spectra(eeg)) == 1
     classes = len(set(eeg.y.tolist()))
     bands = fmlab.data.eeg.BANDS
-    assert panels(plots.plot_topomaps(eeg)) == classes * len(bands)
+    assert panels(spectra.plot_topomaps(eeg)) == classes * len(bands)
     kinds = [k for k in fmlab.data.eeg.ARTIFACTS if eeg.meta[k].any()]
-    assert panels(plots.plot_artifacts(eeg)) == 2 * len(kinds)  # traces and a spectrum per kind
+    assert panels(spectra.plot_artifacts(eeg)) == 2 * len(kinds)  # traces and a spectrum per kind
 
 
 def test_topomaps_need_the_eeg_montage():
     with pytest.raises(ValueError, match="montage"):
-        plots.plot_topomaps(sine_classes(n=8))
+        spectra.plot_topomaps(sine_classes(n=8))
 
 
 def test_artifacts_need_artifact_flags():
     with pytest.raises(ValueError, match="no artifact flags"):
-        plots.plot_artifacts(sine_classes(n=8))
+        spectra.plot_artifacts(sine_classes(n=8))
 
 
 def test_tokens_shows_signal_and_token_grid():

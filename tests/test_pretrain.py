@@ -3,7 +3,6 @@ import math
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from fmlab.data import augment as A
 from fmlab.models import Encoder, EncoderConfig
