@@ -31,12 +31,6 @@ def test_every_notebook_has_expectations():
     assert {p.stem for p in NOTEBOOKS} <= set(EXPECTED), "add the new notebook's metrics to EXPECTED"
 
 
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    out = report.run_course("smoke", out=tmp_path_factory.mktemp("report"), progress=False, timeout=600)
-    return out, {r["notebook"]: r for r in json.loads((out / "summary.json").read_text())["notebooks"]}
-
-
 @pytest.mark.notebook
 @pytest.mark.parametrize("stem", [p.stem for p in NOTEBOOKS])
 def test_notebook_runs_in_smoke_profile_and_records_its_metrics(smoke_run, stem):
