@@ -25,10 +25,12 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--param", action="append", type=_param, default=[], help="key=value injected into notebooks")
     rep.add_argument("--out", help="report folder (default reports/<profile>-<timestamp>)")
     rep.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell")
+    rep.add_argument("--notebooks", help="folder of NN_name.ipynb notebooks (default: the course's)")
     args = parser.parse_args(argv)
 
     from .report import run_course
-    out = run_course(args.profile, only=args.only, params=dict(args.param), out=args.out, timeout=args.timeout)
+    out = run_course(args.profile, only=args.only, params=dict(args.param), out=args.out, timeout=args.timeout,
+                     directory=args.notebooks)
     summary = json.loads((out / "summary.json").read_text())
     for r in summary["notebooks"]:
         extra = f"  {r.get('error', '')}" if r["status"] != "ok" else ""

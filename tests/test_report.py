@@ -8,7 +8,7 @@ from fmlab import report
 
 def write_notebook(path, *sources):
     nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell('profile = "cpu"')
+    params = nbformat.v4.new_code_cell('profile = "cpu"\nseed = 0')
     params.metadata["tags"] = ["parameters"]
     nb.cells = [params] + [nbformat.v4.new_code_cell(s) for s in sources]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -51,3 +51,16 @@ def test_only_picks_notebooks_by_prefix(tmp_path):
     assert [p.stem for p in report.notebooks(nbs, only=["01"])] == ["01_mae"]
     with pytest.raises(ValueError, match="matches none"):
         report.notebooks(nbs, only=["09"])
+
+
+def test_command_line_exit_status_says_whether_a_notebook_failed(tmp_path, capsys):
+    from fmlab.cli import main
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    write_notebook(nbs / "00_ok.ipynb", "import fmlab\nfmlab.report.record('seen', seed)")
+    write_notebook(nbs / "01_broken.ipynb", "1 / 0")
+    common = ["report", "--profile", "smoke", "--notebooks", str(nbs), "--param", "seed=7"]
+    assert main(common + ["--only", "00", "--out", str(tmp_path / "a")]) == 0
+    assert json.loads((tmp_path / "a" / "metrics.json").read_text()) == {"00_ok": {"seen": 7}}
+    assert main(common + ["--out", str(tmp_path / "b")]) == 1
+    assert "ZeroDivisionError" in capsys.readouterr().out
