@@ -12,8 +12,27 @@ from fmlab import report
 NOTEBOOKS = report.notebooks()
 
 # What each notebook must record, and what each value must satisfy.
+def accuracy(v):
+    return 0.0 <= v <= 1.0
+
+
+def finite(v):
+    return math.isfinite(v)
+
+
+def encodes(v):
+    return set(v) == {"state", "subject", "artifact"} and all(map(accuracy, v.values()))
+
+
 EXPECTED = {
-    "00_data": {"bandpower_lr_acc": lambda v: 0.0 <= v <= 1.0, "raw_lr_acc": lambda v: 0.0 <= v <= 1.0},
+    "00_data": {"bandpower_lr_acc": accuracy, "raw_lr_acc": accuracy},
+    "01_mae": {"final_loss": finite, "probe_acc": accuracy, "random_init_probe_acc": accuracy},
+    "02_masked_spectrum": {"final_loss": finite, "probe_acc": accuracy, "mae_probe_acc": accuracy},
+    "03_contrastive": {"final_loss": finite, "probe_acc": accuracy, "weak_probe_acc": accuracy,
+                       "random_probe_acc": accuracy, "encodes_default": encodes, "encodes_weak": encodes,
+                       "encodes_random": encodes},
+    "04_jepa": {"final_loss": finite, "probe_acc": accuracy, "random_probe_acc": accuracy,
+                "eff_rank": lambda v: v >= 1.0, "emb_std": lambda v: v >= 0.0},
 }
 
 

@@ -45,8 +45,13 @@ def weak_augment() -> A.Compose:
     return A.Compose([A.TimeShift(0.25), A.Jitter(0.05)])
 
 
+AUGMENTS = {"default": default_augment, "weak": lambda fs: weak_augment()}
+
+
 class Contrastive(nn.Module):
-    """method: "simclr" (NT-Xent with in-batch negatives) or "byol" (EMA target, no negatives)."""
+    """method: "simclr" (NT-Xent with in-batch negatives) or "byol" (EMA target, no negatives).
+    augment: a callable [B, C, T] -> [B, C, T], or by name "default" (default_augment(fs)) or "weak"
+    (weak_augment()); a name keeps a run's settings, and so its cache key, simple."""
 
     def __init__(self, encoder: Encoder, augment=None, method: str = "simclr", temperature: float = 0.1,
                  proj_dim: int = 64, fs: float = 1.0, momentum: float = 0.996):
@@ -55,9 +60,13 @@ class Contrastive(nn.Module):
             raise ValueError(f"Contrastive: method must be 'simclr' or 'byol', got {method!r}")
         if temperature <= 0:
             raise ValueError(f"Contrastive: temperature must be > 0, got {temperature}")
+        augment = "default" if augment is None else augment
+        if isinstance(augment, str) and augment not in AUGMENTS:
+            raise ValueError(f"Contrastive: augment must be a callable or one of {', '.join(AUGMENTS)}, "
+                             f"got {augment!r}")
         d = encoder.dim
         self.encoder, self.method, self.temperature, self.momentum = encoder, method, temperature, momentum
-        self.augment = augment if augment is not None else default_augment(fs)
+        self.augment = AUGMENTS[augment](fs) if isinstance(augment, str) else augment
         self.projector = projection_head(d, 2 * d, proj_dim)
         if method == "byol":
             self.predictor = projection_head(proj_dim, 2 * d, proj_dim)
