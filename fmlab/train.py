@@ -181,7 +181,7 @@ def fit(model: nn.Module, data: SignalDataset, steps: int = 500, batch_size: int
                 _evaluate(model, evaluate, hist, done)
             if hasattr(bar, "set_postfix"):
                 bar.set_postfix(loss=f"{hist.loss[-1]:.4f}", **{k: f"{v[-1][1]:.3f}" for k, v in hist.metrics.items()})
-            if plot is not None and (done % max(1, steps // 20) == 0 or done == steps):
+            if plot is not None:
                 plot.update(hist)
             if ckpt is not None and done % checkpoint_every == 0 and done < steps:
                 hist.seconds = time.perf_counter() - t0
@@ -195,6 +195,8 @@ def fit(model: nn.Module, data: SignalDataset, steps: int = 500, batch_size: int
     finally:
         if hasattr(bar, "close"):
             bar.close()
+        if plot is not None:
+            plot.clear()
     hist.seconds = time.perf_counter() - t0
     if use_bf16:
         hist.peak_memory_mb = torch.cuda.max_memory_allocated(dev) / 2**20
@@ -252,14 +254,23 @@ def _progress(it, enabled: bool, total: int, initial: int):
 
 
 class _LivePlot:
-    """Redraws the loss curve in place in a notebook output."""
+    """Redraws the loss curve in place in a notebook output while fit() runs."""
 
-    def __init__(self):
+    def __init__(self, every_seconds: float = 3.0):
         from IPython.display import display
-        self.handle = display(display_id=True)
+        self.handle, self.every, self.last = display(display_id=True), every_seconds, time.perf_counter()
 
     def update(self, hist: History) -> None:
+        """Redraw at most every few seconds (a redraw costs as much as several small training steps)."""
+        if time.perf_counter() - self.last < self.every:
+            return
+        self.last = time.perf_counter()
         import matplotlib.pyplot as plt
         fig = hist.plot()
         self.handle.update(fig)
         plt.close(fig)
+
+    def clear(self) -> None:
+        """Empty the live output once training ends: the History's own plot is the record."""
+        from IPython.display import HTML
+        self.handle.update(HTML(""))

@@ -100,7 +100,9 @@ def _artifact_keys(ds: SignalDataset) -> list[str]:
 def plot_history(hist, ax=None):
     """Training loss per step (log y when positive, raw and smoothed) and evaluation metrics on a twin axis.
 
-    ``hist``: a fmlab.train.History (step, loss lists; metrics name -> [(step, value)]).
+    ``hist``: a fmlab.train.History (step, loss lists; metrics name -> [(step, value)]). Only metrics
+    recorded less often than the loss (evaluations such as probe_acc) go on the twin axis; per-step logs
+    (JEPA's emb_std, eff_rank) have scales of their own: see fmlab.viz.diagnostics.plot_collapse.
     ``ax``: draw into this Axes (the caller owns its figure) instead of a new figure."""
     if not hasattr(hist, "loss") or not hasattr(hist, "metrics"):
         raise ValueError(f"plot_history: expected a fmlab.train.History, got {type(hist).__name__}")
@@ -119,9 +121,10 @@ def plot_history(hist, ax=None):
         ax.set_yscale("log")
     ax.set(xlabel="step", ylabel="training loss", title=f"{len(loss)} steps in {hist.seconds:.1f} s")
     ax.grid(alpha=0.3)
-    if hist.metrics:
+    evaluations = {k: v for k, v in hist.metrics.items() if len(v) < len(hist.loss)}
+    if evaluations:
         twin = ax.twinx()
-        for i, (name, points) in enumerate(sorted(hist.metrics.items())):
+        for i, (name, points) in enumerate(sorted(evaluations.items())):
             handles += twin.plot(*zip(*points), "o-", ms=3.5, lw=1.2, color=_color(i + 1), label=name)
         twin.set_ylabel("metric")
     ax.legend(handles=handles, loc="best", fontsize=8)
