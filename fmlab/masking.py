@@ -35,11 +35,11 @@ def check_ratio(ratio: float, units: int, what: str = "tokens") -> int:
     """How many of ``units`` a mask ``ratio`` hides; ValueError if none stays visible."""
     if not 0 < ratio < 1:
         raise ValueError(f"mask ratio: expected a value in (0, 1), got {ratio}; 0.75 is MAE's default")
-    hidden = round(ratio * units)
+    hidden = max(round(ratio * units), 1)  # a valid ratio hides at least one unit
     if hidden >= units:
         raise ValueError(f"mask ratio {ratio} hides all {units} {what}, leaving none visible; "
                          f"use a ratio below {(units - 0.5) / units:.3f}")
-    return max(hidden, 1)
+    return hidden
 
 
 def _from_hidden_units(hidden_units: torch.Tensor, channels: int, patches: int, by: str):

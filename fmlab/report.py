@@ -118,8 +118,13 @@ def _strip_ansi(text: str) -> str:
 
 
 def _export_html(executed: Path) -> str:
+    """HTML that works offline: saved widget state would make the page fetch the widget renderer from
+    the internet, so it is dropped and each widget shows its static fallback (e.g. a PNG) instead."""
+    import nbformat
     from nbconvert import HTMLExporter
-    body, _ = HTMLExporter().from_filename(str(executed))
+    nb = nbformat.read(executed, as_version=4)
+    nb.metadata.pop("widgets", None)
+    body, _ = HTMLExporter().from_notebook_node(nb)
     path = executed.with_suffix(".html")
     path.write_text(body)
     return path.name

@@ -59,6 +59,8 @@ def test_ratio_that_hides_everything_is_refused():
         make_mask("random", 1, 1, 4, 0.95)
     with pytest.raises(ValueError, match="hides all 1 channels"):
         make_mask("channel", 1, 1, 8, 0.75)
+    with pytest.raises(ValueError, match="hides all 1 channels"):  # 0.4 rounds to 0, but a mask hides >= 1
+        make_mask("channel", 1, 1, 8, 0.4)
 
 
 def test_unknown_kind_lists_kinds():

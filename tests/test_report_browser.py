@@ -58,6 +58,7 @@ def test_every_notebook_page_draws_its_figures(served, page):
         assert n > 0, f"{stem}: no figures in the HTML"
         # a drawn figure has pixels: naturalWidth is 0 for a broken or empty image
         widths = images.evaluate_all("els => els.map(e => e.naturalWidth)")
+        assert "unpkg.com" not in page.content(), f"{stem}: the page needs the internet to draw its widgets"
         assert all(w > 50 for w in widths), f"{stem}: undrawn figures {widths}"
         SHOTS.mkdir(exist_ok=True)
         page.screenshot(path=str(SHOTS / f"{stem}.png"), full_page=True)
