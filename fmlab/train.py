@@ -2,8 +2,11 @@
 
 A model's forward(x) returns either a dict with "loss" (a pretraining objective) or logits
 [B, num_classes] (a classifier, trained with cross-entropy on the dataset's labels).
-Optional hooks on the model: ``param_groups(lr)`` for per-group learning rates and
-``after_step(step, total_steps)`` for work after each update (e.g. an EMA target encoder).
+Optional hooks on the model: ``param_groups(lr)`` for per-group learning rates,
+``after_step(step, total_steps)`` for work after each update (e.g. an EMA target encoder) and
+``check_data(data)`` to refuse data it cannot learn from (e.g. labels beyond a classifier's head), and
+``needs_meta``, names of data.meta entries its forward takes as ``meta={name: [B] tensor}`` (e.g. the
+subject of each sample, for contrastive negatives drawn within a subject).
 """
 from __future__ import annotations
 
@@ -84,10 +87,11 @@ def batch_indices(step: int, n: int, batch_size: int, seed: int) -> torch.Tensor
     return perm[i * batch_size: (i + 1) * batch_size]
 
 
-def compute_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict]:
+def compute_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                 meta: dict[str, torch.Tensor] | None = None) -> tuple[torch.Tensor, dict]:
     """(loss, logs): an objective's dict gives its "loss" and optional "logs" {name: float} to track
     every step (e.g. JEPA's collapse monitors); logits get cross-entropy against y."""
-    out = model(x)
+    out = model(x, meta=meta) if meta else model(x)
     if isinstance(out, dict):
         return out["loss"], out.get("logs", {})
     return F.cross_entropy(out.float(), y), {}
@@ -129,6 +133,13 @@ def fit(model: nn.Module, data: SignalDataset, steps: int = 500, batch_size: int
         raise ValueError(f"fit: expected steps >= 1, batch_size >= 1 and lr > 0, got {steps}, {batch_size}, {lr}")
     if len(data) == 0:
         raise ValueError("fit: the dataset is empty; check the split or label budget that produced it")
+    if hasattr(model, "check_data"):
+        model.check_data(data)
+    missing = [k for k in getattr(model, "needs_meta", ()) if k not in data.meta]
+    if missing:
+        raise ValueError(f"fit: {type(model).__name__} needs data.meta{missing} for every sample, but {data.name!r} "
+                         f"has meta {sorted(data.meta)}; use data that carries it (e.g. eeg's 'subject') or "
+                         f"build the objective without the option that asks for it")
     dev = torch.device(device) if device is not None else pick_device()
     warmup_steps = int(warmup * steps) if isinstance(warmup, float) else int(warmup)
     batch_size = min(batch_size, len(data))
@@ -144,6 +155,7 @@ def fit(model: nn.Module, data: SignalDataset, steps: int = 500, batch_size: int
     checkpoint_every = checkpoint_every or max(1, steps // 10)
     eval_every = eval_every or max(1, steps // 10)
     x_all, y_all = data.x.to(dev), data.y.to(dev)
+    meta_all = {k: data.meta[k].to(dev) for k in getattr(model, "needs_meta", ())}
     use_bf16 = dev.type == "cuda"
     print(f"fmlab.fit: {type(model).__name__} on {dev}{' (bf16 autocast)' if use_bf16 else ''}, "
           f"steps {start}->{steps}, batch {batch_size}, "
@@ -160,7 +172,7 @@ def fit(model: nn.Module, data: SignalDataset, steps: int = 500, batch_size: int
                 g["lr"] = g["base_lr"] * factor
             idx = batch_indices(step, len(data), batch_size, seed).to(dev)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16):
-                loss, logs = compute_loss(model, x_all[idx], y_all[idx])
+                loss, logs = compute_loss(model, x_all[idx], y_all[idx], {k: v[idx] for k, v in meta_all.items()})
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"fit: loss became {loss.item()} at step {step}; lower lr "
                                          f"(now {lr}) or check the data for extreme values")

@@ -65,6 +65,26 @@ def test_nt_xent_matches_a_hand_computed_case():
     assert nt_xent(z1, z2, t).item() == pytest.approx(expected, rel=1e-6)  # all 4 rows alike by symmetry
 
 
+def test_nt_xent_with_groups_competes_only_within_a_group():
+    torch.manual_seed(0)
+    z1, z2 = torch.randn(4, 8), torch.randn(4, 8)
+    assert nt_xent(z1, z2, groups=torch.zeros(4, dtype=torch.long)).item() == pytest.approx(nt_xent(z1, z2).item())
+    groups = torch.tensor([0, 1, 0, 1])  # every group holds 2 samples = 4 of the 8 rows, so the mean of the two
+    per_group = [nt_xent(z1[groups == g], z2[groups == g]) for g in (0, 1)]
+    assert nt_xent(z1, z2, groups=groups).item() == pytest.approx(float(sum(per_group) / 2), rel=1e-6)
+
+
+def test_subject_negatives_need_the_subject():
+    obj = Contrastive(encoder(), negatives="subject")
+    assert obj.needs_meta == ("subject",)
+    with pytest.raises(ValueError, match="meta"):
+        obj(torch.randn(4, 3, 64))
+    out = obj(torch.randn(4, 3, 64), meta={"subject": torch.tensor([0, 0, 1, 1])})
+    assert torch.isfinite(out["loss"])
+    with pytest.raises(ValueError, match="negatives"):
+        Contrastive(encoder(), method="byol", negatives="subject")
+
+
 def test_nt_xent_is_lower_for_matching_views():
     z = torch.randn(16, 8)
     assert nt_xent(z, z + 0.01 * torch.randn(16, 8)) < nt_xent(z, torch.randn(16, 8))
@@ -126,3 +146,19 @@ def test_bandstop_removes_the_band():
     x = torch.sin(2 * math.pi * 10 * t).repeat(1, 1, 1)
     y = A.BandStop(64.0, width=4.0, low=8.0, high=12.0)(x)
     assert y.abs().max() < 1e-4
+
+
+@pytest.mark.parametrize("objective", ["mae", "spectrum", "contrastive", "jepa"])
+def test_gpu_profile_settings_build_and_take_a_step(objective):
+    """The gpu profile's run (encoder size, batch, steps) is wired for every objective; CPU, one step."""
+    from fmlab.pretrain.recipes import make_objective, run_settings
+    from fmlab.train import fit
+    from fmlab.data import SignalDataset
+    s = run_settings(objective, profile="gpu")
+    assert s["size"] == "medium" and s["steps"] >= 1000, s
+    torch.manual_seed(0)
+    data = SignalDataset(torch.randn(4, 19, 512), torch.arange(4) % 2, ["a", "b"], fs=128.0)
+    enc = Encoder(EncoderConfig.preset(s["size"], channels=19, length=512))
+    obj = make_objective(objective, enc, fs=128.0)
+    hist = fit(obj, data, steps=1, batch_size=4, lr=s["lr"], progress=False, device="cpu")
+    assert math.isfinite(hist.loss[0])

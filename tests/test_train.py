@@ -78,6 +78,26 @@ def test_checkpoint_of_another_model_is_refused(tmp_path):
         fit(other, sine_classes(), steps=4, batch_size=16, progress=False, device="cpu", checkpoint=ckpt)
 
 
+class NeedsSubject(NoisyReconstruction):
+    """Records the meta it is handed, to check fit() passes the batch's own values."""
+    needs_meta = ("subject",)
+
+    def forward(self, x, meta=None):
+        self.seen = meta
+        return super().forward(x)
+
+
+def test_fit_hands_the_batch_meta_a_model_asks_for():
+    data = sine_classes(n=64)
+    torch.manual_seed(0)
+    model = NeedsSubject(Encoder(EncoderConfig.preset("tiny", channels=2, length=64)))
+    fit(model, data, steps=1, batch_size=64, progress=False, device="cpu")
+    assert sorted(model.seen["subject"].tolist()) == sorted(data.meta["subject"].tolist())
+    bare = type(data)(data.x, data.y, data.classes, data.fs, name="no meta")
+    with pytest.raises(ValueError, match="subject"):
+        fit(model, bare, steps=1, progress=False, device="cpu")
+
+
 def test_schedule_warms_up_then_decays():
     f = [lr_factor(s, 100, 10) for s in range(100)]
     assert f[0] == pytest.approx(0.1) and f[9] == pytest.approx(1.0)

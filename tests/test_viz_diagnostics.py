@@ -98,6 +98,8 @@ def test_what_it_encodes_groups_bars_and_marks_chance():
     assert len(ax.patches) == 6 and len(ax.collections) == 3  # 2 encoders x 3 properties; a chance line each
     chance = D.majority_chance(eeg)
     assert chance["artifact"] == 0.5 and 0.25 <= chance["state"] < 1 and 0 < chance["subject"] < 1
+    shares = torch.bincount(eeg.y).double() / len(eeg)
+    assert chance["state_neighbours"] == pytest.approx(float((shares ** 2).sum()))  # two random samples agree
     assert len(D.plot_what_it_encodes(scores).axes[0].collections) == 1  # only the artifact's 0.5 is known
     with pytest.raises(ValueError, match="encoder name"):
         D.plot_what_it_encodes({"a": 0.8})

@@ -151,12 +151,14 @@ def plot_collapse(hist, dim: int | None = None, batch_size: int | None = None):
 
 def majority_chance(data, keys=("state", "subject")) -> dict[str, float]:
     """The accuracy of always guessing the most common value, for a SignalDataset's labels ("state")
-    and meta keys; "artifact" is 0.5 (what_it_encodes scores it with balanced accuracy)."""
+    and meta keys; "artifact" is 0.5 (what_it_encodes scores it with balanced accuracy). "<key>_neighbours"
+    is the chance of neighbour_agreement: the sum of the squared shares of the values."""
     out = {"artifact": 0.5}
     for k in keys:
         v = data.y if k == "state" else data.meta.get(k)
         if v is not None and len(v):
-            out[k] = float(torch.bincount(torch.as_tensor(v).long().flatten()).max() / len(v))
+            share = torch.bincount(torch.as_tensor(v).long().flatten()).double() / len(v)
+            out[k], out[f"{k}_neighbours"] = float(share.max()), float((share ** 2).sum())
     return out
 
 
@@ -180,9 +182,10 @@ def plot_what_it_encodes(scores: dict, chance: dict | None = None, data=None):
     marked = [(j, p) for j, p in enumerate(props) if p in chance]
     for n, (j, p) in enumerate(marked):
         ax.hlines(chance[p], j - 0.45, j + 0.45, color="0.2", ls="--", lw=1.2, zorder=3, label=None if n else "chance")
-    want = {"state": "want high", "subject": "want low", "artifact": "want low"}
-    ax.set_xticks(range(len(props)), [f"{p}\n({want[p]})" if p in want else p for p in props])
-    ax.set(ylim=(0, 1.08), ylabel="probe accuracy (artifact: balanced)",
+    want = {"state": "want high", "subject": "want low", "artifact": "want low",
+            "state_neighbours": "want high", "subject_neighbours": "want low"}
+    ax.set_xticks(range(len(props)), [f"{p.replace('_', ' ')}\n({want[p]})" if p in want else p for p in props])
+    ax.set(ylim=(0, 1.08), ylabel="probe accuracy (artifact: balanced)\nor share of neighbours",
            title="what the frozen features encode (linear probes)")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
