@@ -1,46 +1,75 @@
-"""What a frozen encoder's features are worth: linear probe, kNN, effective rank.
+"""What a frozen encoder's features are worth: linear probe, kNN, what they encode, and one table of it all.
 
     F = features(encoder, data)                  # [N, D], batched, on the encoder's device
     acc = linear_probe(encoder, train, test)     # logistic regression on standardised features
+    table = latent_table({"mae": mae.encoder, "random init": enc}, train, test)   # a DataFrame, one row each
+The label-free geometry of the features (effective rank, alignment, uniformity) is in evaluate_geometry.py.
 """
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import numpy as np
 import torch
 
 from .data.core import SignalDataset
+from .evaluate_geometry import alignment, augmented_views, effective_rank, uniformity
+
+ARTIFACTS = ("blink", "muscle", "line_noise", "pop")
+
+
+def _name(data) -> str:
+    return repr(data.name) if isinstance(data, SignalDataset) else "the input"
 
 
 @torch.no_grad()
 def features(encoder, data: SignalDataset | torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """Pooled features [N, D] on the CPU (the encoder runs in eval mode on its own device)."""
+    """Pooled features [N, D] of data.x [N, C, T] on the CPU (the encoder runs in eval mode on its own device)."""
     x = data.x if isinstance(data, SignalDataset) else data
+    if not isinstance(x, torch.Tensor) or x.dim() != 3:
+        raise ValueError(f"features: expected a SignalDataset or a tensor [N, C, T], got {type(x).__name__} "
+                         f"{tuple(getattr(x, 'shape', ()))}")
     if len(x) == 0:
-        raise ValueError("features: the dataset is empty; check the split or label budget that produced it")
+        raise ValueError(f"features: {_name(data)} is empty (shape {tuple(x.shape)}); check the split or label "
+                         f"budget that produced it")
+    c = encoder.config
+    if tuple(x.shape[1:]) != (c.channels, c.length):
+        raise ValueError(f"features: the encoder was built for signals [C, T] = [{c.channels}, {c.length}], but "
+                         f"{_name(data)} holds [{x.shape[1]}, {x.shape[2]}]; use an encoder trained on this data "
+                         f"(fmlab.pretrain.pretrained(..., data=...)) or build one with "
+                         f"fmlab.pretrain.recipes.encoder_config(size, data)")
     was_training = encoder.training
     encoder.eval()
     dev = next(encoder.parameters()).device
-    out = torch.cat([encoder.embed(x[i:i + batch_size].to(dev)).float().cpu() for i in range(0, len(x), batch_size)])
-    encoder.train(was_training)
+    try:
+        out = torch.cat([encoder.embed(x[i:i + batch_size].to(dev)).float().cpu() for i in range(0, len(x), batch_size)])
+    finally:
+        encoder.train(was_training)
     return out
 
 
 def _check_pair(F: torch.Tensor, y: torch.Tensor, what: str) -> None:
     if len(F) != len(y):
-        raise ValueError(f"{what}: {len(F)} feature rows but {len(y)} labels; they must describe the same samples")
+        raise ValueError(f"{what}: {len(F)} feature rows but {len(y)} labels; they must describe the same samples "
+                         f"(features(encoder, data) with data.y of the same dataset)")
+    if len(F) == 0:
+        raise ValueError(f"{what}: no samples; check the split or label budget that produced them")
+
+
+def _logistic():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
 
 
 def probe_accuracy(f_train: torch.Tensor, y_train: torch.Tensor, f_test: torch.Tensor, y_test: torch.Tensor,
                    c: float = 1.0) -> float:
     """Logistic regression on standardised features [N, D]; accuracy on the test rows."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
     _check_pair(f_train, y_train, "linear_probe (train)")
     _check_pair(f_test, y_test, "linear_probe (test)")
-    clf = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000))
+    clf = _logistic().set_params(logisticregression__C=c)
     clf.fit(np.asarray(f_train), np.asarray(y_train))
     return float(clf.score(np.asarray(f_test), np.asarray(y_test)))
 
@@ -50,34 +79,41 @@ def linear_probe(encoder, train: SignalDataset, test: SignalDataset, c: float = 
     return probe_accuracy(features(encoder, train), train.y.cpu(), features(encoder, test), test.y.cpu(), c)
 
 
+def knn_accuracy(f_train: torch.Tensor, y_train: torch.Tensor, f_test: torch.Tensor, y_test: torch.Tensor,
+                 k: int = 10) -> float:
+    """Accuracy of a k-nearest-neighbour vote in cosine similarity of features [N, D]."""
+    _check_pair(f_train, y_train, "knn (train)")
+    _check_pair(f_test, y_test, "knn (test)")
+    y_train, y_test = torch.as_tensor(y_train).long(), torch.as_tensor(y_test).long()
+    f_train, f_test = (torch.nn.functional.normalize(torch.as_tensor(f).float(), dim=-1) for f in (f_train, f_test))
+    nearest = (f_test @ f_train.T).topk(min(k, len(f_train)), dim=1).indices
+    votes = torch.nn.functional.one_hot(y_train[nearest], int(max(y_train.max(), y_test.max())) + 1).sum(1)
+    return float((votes.argmax(1) == y_test).float().mean())
+
+
 def knn(encoder, train: SignalDataset, test: SignalDataset, k: int = 10) -> float:
     """Accuracy of a k-nearest-neighbour vote in cosine similarity of frozen features."""
-    f_train = torch.nn.functional.normalize(features(encoder, train), dim=-1)
-    f_test = torch.nn.functional.normalize(features(encoder, test), dim=-1)
-    nearest = (f_test @ f_train.T).topk(min(k, len(f_train)), dim=1).indices
-    votes = torch.nn.functional.one_hot(train.y.cpu()[nearest], train.num_classes).sum(1)
-    return float((votes.argmax(1) == test.y.cpu()).float().mean())
+    return knn_accuracy(features(encoder, train), train.y.cpu(), features(encoder, test), test.y.cpu(), k)
 
 
-def effective_rank(z: torch.Tensor) -> float:
-    """RankMe: exp of the entropy of the normalised singular values of z [N, D] (1 = collapsed, D = full)."""
-    s = torch.linalg.svdvals(z.float() - z.float().mean(0))
-    p = s / s.sum().clamp_min(1e-12) + 1e-12
-    return float(torch.exp(-(p * p.log()).sum()))
+def neighbour_agreement(f: torch.Tensor, labels: torch.Tensor, k: int = 10) -> float:
+    """Mean share of each sample's ``k`` nearest neighbours (cosine similarity of features f [N, D], itself
+    left out) that carry its own value of ``labels`` [N]: how much the space *clusters* by it. Chance is the
+    sum of squared shares of the values (0.2 for five equal subjects)."""
+    _check_pair(f, labels, "neighbour_agreement")
+    labels = torch.as_tensor(labels).cpu()
+    z = torch.nn.functional.normalize(torch.as_tensor(f).float(), dim=-1)
+    sim = (z @ z.T).fill_diagonal_(-float("inf"))
+    nearest = sim.topk(min(k, len(z) - 1), dim=1).indices
+    return float((labels[nearest] == labels[:, None]).float().mean())
 
 
-def what_it_encodes(encoder, data: SignalDataset, artifacts: tuple[str, ...] = ("blink", "muscle", "line_noise", "pop"),
-                    seed: int = 0) -> dict[str, float]:
-    """How well a linear probe on frozen features recovers the state (label), the subject and the
-    presence of any artifact, on a random half / half split of ``data`` (so subjects appear on both
-    sides: this asks what the features *contain*, not how they generalise). Accuracies; "artifact" is
-    balanced accuracy, since most samples are clean. A good encoder for the state task scores high on
-    "state" and low on "subject" and "artifact"."""
+def encoded_scores(f: torch.Tensor, data: SignalDataset, artifacts: tuple[str, ...] = ARTIFACTS,
+                   seed: int = 0) -> dict[str, float]:
+    """what_it_encodes on features f [N, D] already computed from ``data``."""
     from sklearn.metrics import balanced_accuracy_score
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-    f = features(encoder, data).numpy()
+    _check_pair(f, data.y, "what_it_encodes")
+    f = np.asarray(f)
     half = np.random.default_rng(seed).permutation(len(f)) < len(f) // 2
     targets = {"state": data.y.cpu().numpy()}
     if "subject" in data.meta:
@@ -87,12 +123,75 @@ def what_it_encodes(encoder, data: SignalDataset, artifacts: tuple[str, ...] = (
         targets["artifact"] = torch.stack(present).any(0).cpu().numpy().astype(int)
     scores = {}
     for name, t in targets.items():
-        clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(f[half], t[half])
-        pred = clf.predict(f[~half])
+        if len(np.unique(t[half])) < 2:  # nothing to tell apart in the fitting half (e.g. no artifacts drawn)
+            scores[name] = float("nan")
+            continue
+        pred = _logistic().fit(f[half], t[half]).predict(f[~half])
         scores[name] = float(balanced_accuracy_score(t[~half], pred) if name == "artifact" else (pred == t[~half]).mean())
     return scores
+
+
+def what_it_encodes(encoder, data: SignalDataset, artifacts: tuple[str, ...] = ARTIFACTS,
+                    seed: int = 0) -> dict[str, float]:
+    """How well a linear probe on frozen features recovers the state (label), the subject and the
+    presence of any artifact, on a random half / half split of ``data`` (so subjects appear on both
+    sides: this asks what the features *contain*, not how they generalise). Accuracies; "artifact" is
+    balanced accuracy, since most samples are clean (NaN when the fitting half has only one value). A good
+    encoder for the state task scores high on "state" and low on "subject" and "artifact"."""
+    return encoded_scores(features(encoder, data), data, artifacts, seed)
+
+
+def latent_table(encoders: dict, probe_train: SignalDataset, probe_test: SignalDataset, k: int = 10,
+                 pairs: int = 512, seed: int = 0):
+    """One row per encoder {name: Encoder}, a pandas DataFrame with the columns
+    linear_probe, knn     state accuracy on ``probe_test`` (unseen subjects, for fmlab corpora), fit on probe_train
+    effective_rank        RankMe of the test features (1: collapsed onto a line; at most D)
+    uniformity, alignment Wang & Isola on L2-normalised test features; lower is better for both. Alignment:
+                          two default_augment views of up to ``pairs`` test signals (the same for every encoder)
+    state, subject, artifact  what_it_encodes on probe_test (how much of each a linear probe can read)
+    state_neighbours, subject_neighbours  neighbour_agreement on probe_test: does the space cluster by it?"""
+    import pandas as pd
+    if not isinstance(encoders, dict) or not encoders:
+        raise ValueError(f"latent_table: expected a dict {{name: encoder}}, got {type(encoders).__name__}")
+    for part, data in (("probe_train", probe_train), ("probe_test", probe_test)):
+        if not isinstance(data, SignalDataset) or len(data) == 0:
+            raise ValueError(f"latent_table: {part} must be a non-empty SignalDataset, got {type(data).__name__} "
+                             f"of length {len(data) if hasattr(data, '__len__') else '?'}")
+    some = np.sort(np.random.default_rng(seed).permutation(len(probe_test))[:pairs])  # a mean over pairs: 512 is plenty
+    x1, x2 = augmented_views(probe_test.take(torch.from_numpy(some)), seed=seed)
+    rows = {}
+    for name, enc in encoders.items():
+        f_train, f_test = features(enc, probe_train), features(enc, probe_test)
+        y_train, y_test = probe_train.y.cpu(), probe_test.y.cpu()
+        rows[name] = {"linear_probe": probe_accuracy(f_train, y_train, f_test, y_test),
+                      "knn": knn_accuracy(f_train, y_train, f_test, y_test, k),
+                      "effective_rank": effective_rank(f_test), "uniformity": uniformity(f_test),
+                      "alignment": alignment(features(enc, x1), features(enc, x2)),
+                      **encoded_scores(f_test, probe_test, seed=seed),
+                      "state_neighbours": neighbour_agreement(f_test, y_test, k)}
+        if "subject" in probe_test.meta:
+            rows[name]["subject_neighbours"] = neighbour_agreement(f_test, probe_test.meta["subject"], k)
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def within_noise(n: int) -> float:
+    """Two standard errors of an accuracy (or a share) measured on ``n`` samples, at worst (p = 0.5):
+    a smaller difference between two encoders is a tie."""
+    return 2 * math.sqrt(0.25 / max(1, n))
+
+
+def verdict(gap: float, noise: float, want: str = "higher") -> str:
+    """How a difference ``gap`` (ours minus theirs) reads against what we ``want`` ("higher"/"lower")."""
+    if abs(gap) < noise:
+        return "a tie (within noise)"
+    return "as hoped" if (gap > 0) == (want == "higher") else "the OPPOSITE of what we hoped"
 
 
 def online_probe(encoder, train: SignalDataset, test: SignalDataset, name: str = "probe_acc") -> Callable:
     """An ``evaluate`` hook for fit(): the linear-probe accuracy of ``encoder`` as it trains."""
     return lambda _model: {name: linear_probe(encoder, train, test)}
+
+
+__all__ = ["alignment", "augmented_views", "effective_rank", "encoded_scores", "features", "knn", "knn_accuracy",
+           "latent_table", "linear_probe", "neighbour_agreement", "online_probe", "probe_accuracy", "uniformity",
+           "verdict", "what_it_encodes", "within_noise"]

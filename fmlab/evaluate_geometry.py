@@ -1,0 +1,63 @@
+"""The shape of a cloud of features, without labels: effective rank, alignment and uniformity.
+
+    effective_rank(F)              # F [N, D]: how many directions the features really use (RankMe)
+    x1, x2 = augmented_views(data)  # two views of every signal, [N, C, T] each
+    alignment(features(enc, x1), features(enc, x2))   # do the two views of a signal land together?
+    uniformity(F)                  # are the features spread over the unit sphere?
+Alignment and uniformity are Wang & Isola (2020), on L2-normalised features; lower is better for both.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .data.core import SignalDataset
+
+
+def _matrix(z, what: str, min_rows: int = 1) -> torch.Tensor:
+    z = torch.as_tensor(z)
+    if z.dim() != 2 or len(z) < min_rows:
+        raise ValueError(f"{what}: expected features [N, D] with N >= {min_rows}, got shape {tuple(z.shape)}; "
+                         f"compute them with fmlab.evaluate.features(encoder, data)")
+    return z.float()
+
+
+def effective_rank(z: torch.Tensor) -> float:
+    """RankMe: exp of the entropy of the normalised singular values of z [N, D] (1 = collapsed, D = full)."""
+    z = _matrix(z, "effective_rank", min_rows=2)
+    s = torch.linalg.svdvals(z - z.mean(0))
+    p = s / s.sum().clamp_min(1e-12) + 1e-12
+    return float(torch.exp(-(p * p.log()).sum()))
+
+
+def alignment(z1: torch.Tensor, z2: torch.Tensor, alpha: float = 2.0) -> float:
+    """Mean ||u - v||^alpha over positive pairs: row i of z1 [N, D] and row i of z2, both L2-normalised.
+    0 when the two views of every sample map to the same direction; 4 (alpha = 2) when they point opposite ways."""
+    z1, z2 = _matrix(z1, "alignment (z1)"), _matrix(z2, "alignment (z2)")
+    if z1.shape != z2.shape:
+        raise ValueError(f"alignment: z1 {tuple(z1.shape)} and z2 {tuple(z2.shape)} must have the same shape: "
+                         f"row i of each is a view of the same sample (see augmented_views)")
+    return float((F.normalize(z1, dim=-1) - F.normalize(z2, dim=-1)).norm(dim=1).pow(alpha).mean())
+
+
+def uniformity(z: torch.Tensor, t: float = 2.0) -> float:
+    """log of the mean Gaussian potential exp(-t ||u - v||^2) over all pairs of L2-normalised rows of z [N, D].
+    0 when every sample maps to one point (collapse); lower (down to about -2t in many dimensions) when the
+    features spread evenly over the sphere."""
+    u = F.normalize(_matrix(z, "uniformity", min_rows=2), dim=-1)
+    return float(torch.pdist(u).pow(2).mul(-t).exp().mean().log())
+
+
+def augmented_views(data: SignalDataset, augment=None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two augmented views x1, x2 [N, C, T] of every signal in data.x, row i of each a positive pair.
+    ``augment``: a callable on batches [B, C, T] (default: the contrastive views, default_augment(data.fs)).
+    The views are drawn from ``seed`` and the global random state is left as it was."""
+    if not isinstance(data, SignalDataset) or len(data) == 0:
+        raise ValueError(f"augmented_views: expected a non-empty SignalDataset, got "
+                         f"{type(data).__name__} of length {len(data) if hasattr(data, '__len__') else '?'}")
+    if augment is None:
+        from .pretrain.contrastive import default_augment
+        augment = default_augment(data.fs)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return augment(data.x), augment(data.x)
