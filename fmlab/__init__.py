@@ -8,6 +8,12 @@
 Submodules load on first use, so ``import fmlab`` stays fast.
 """
 import importlib
+import os
+
+# numba's default OpenMP threading layer shares libgomp with torch: after one parallel numba call
+# (MiniRocket, UMAP's nearest neighbours) torch's matmuls ran >10x slower on 2 cores. numba's own
+# workqueue layer keeps the two thread pools apart. Set before numba is imported; an explicit choice wins.
+os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
 __version__ = "0.1.0"
 _SUBMODULES = ("adapt", "data", "evaluate", "hub", "masking", "models", "pretrain", "profiles", "report", "train", "viz")

@@ -47,18 +47,32 @@ def save(encoder: Encoder, path: str | os.PathLike, **info) -> Path:
     return path
 
 
-def read_config(path: str | os.PathLike) -> tuple[EncoderConfig, dict]:
-    """The config and info stored in an encoder file, without loading its weights."""
+def read_metadata(path: str | os.PathLike, expected_format: str = FORMAT, who: str = "hub",
+                  kind: str = "encoder") -> dict[str, str]:
+    """The metadata of an fmlab ``kind`` file whose "format" is ``expected_format``, without its tensors."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"hub: no encoder file at {path}")
+        raise FileNotFoundError(f"{who}: no file at {path}")
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
     except (SafetensorError, OSError) as e:
-        raise ValueError(f"hub: {path} is not a readable safetensors file ({e}); it may be truncated: delete it") from None
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"hub: {path} is not an fmlab encoder (format {meta.get('format')!r}, expected {FORMAT!r})")
+        raise ValueError(f"{who}: {path} is not a readable safetensors file ({e}); it may be truncated: delete it") from None
+    if meta.get("format") != expected_format:
+        raise ValueError(f"{who}: {path} is not an fmlab {kind} (format {meta.get('format')!r}, expected "
+                         f"{expected_format!r}); an encoder loads with fmlab.hub.load, a task delta with "
+                         f"fmlab.adapt.load_delta")
+    return meta
+
+
+def config_diff(ours: EncoderConfig, theirs: EncoderConfig) -> dict[str, tuple]:
+    """{field: (ours, theirs)} for every field where two configs differ."""
+    return {k: (v, getattr(theirs, k)) for k, v in vars(ours).items() if getattr(theirs, k) != v}
+
+
+def read_config(path: str | os.PathLike) -> tuple[EncoderConfig, dict]:
+    """The config and info stored in an encoder file, without loading its weights."""
+    meta = read_metadata(path)
     return EncoderConfig.from_dict(json.loads(meta["config"])), json.loads(meta.get("info", "{}"))
 
 
@@ -67,9 +81,8 @@ def load(path: str | os.PathLike, into: Encoder | None = None, device=None) -> E
     whose config must match the stored one)."""
     config, _ = read_config(path)
     if into is not None and into.config != config:
-        diff = {k: (v, getattr(config, k)) for k, v in vars(into.config).items() if getattr(config, k) != v}
         raise ValueError(f"hub: {path} holds an encoder of another config; differences (yours, file's): "
-                         f"{diff}; build the encoder with hub.load(path) or fmlab.hub.read_config(path)")
+                         f"{config_diff(into.config, config)}; build the encoder with hub.load(path) or fmlab.hub.read_config(path)")
     encoder = into if into is not None else Encoder(config)
     encoder.load_state_dict(load_file(str(path)))
     return encoder.to(device) if device is not None else encoder

@@ -24,15 +24,37 @@ def encodes(v):
     return set(v) == {"state", "subject", "artifact"} and all(map(accuracy, v.values()))
 
 
+ADAPTATIONS = ("linear_probe", "full_finetune", "lora", "adapter", "prompt_tuning")
+
+
 EXPECTED = {
     "00_data": {"bandpower_lr_acc": accuracy, "raw_lr_acc": accuracy},
     "01_mae": {"final_loss": finite, "probe_acc": accuracy, "random_init_probe_acc": accuracy},
     "02_masked_spectrum": {"final_loss": finite, "probe_acc": accuracy, "mae_probe_acc": accuracy},
     "03_contrastive": {"final_loss": finite, "probe_acc": accuracy, "weak_probe_acc": accuracy,
                        "random_probe_acc": accuracy, "encodes_default": encodes, "encodes_weak": encodes,
-                       "encodes_random": encodes},
+                       "encodes_random": encodes, "encodes_subject_negatives": encodes,
+                       "subject_negatives_probe_acc": accuracy,
+                       "subject_neighbours": lambda v: len(v) == 4 and all(map(accuracy, v.values()))},
     "04_jepa": {"final_loss": finite, "probe_acc": accuracy, "random_probe_acc": accuracy,
                 "eff_rank": lambda v: v >= 1.0, "emb_std": lambda v: v >= 0.0},
+    "05_latent_spaces": {"best_probe_acc": accuracy, "latent_table": lambda v: set(v) == {
+        "random init", "mae", "spectrum", "contrastive", "jepa"} and all(
+        all(map(accuracy, (r["linear_probe"], r["knn"], r["state"], r["subject"], r["artifact"])))
+        and r["effective_rank"] >= 1.0 and 0.0 <= r["alignment"] <= 4.0 and r["uniformity"] <= 0.0
+        for r in v.values())},
+    "06_adaptation": {
+        "compare_eeg": lambda v: set(v) == {*ADAPTATIONS, "from_scratch", "bandpower_logreg"} and all(
+            set(r) == {"1%", "10%", "100%"} and all(map(accuracy, r.values())) for r in v.values()),
+        "lora_gap_10pct": lambda v: -1.0 <= v <= 1.0,
+        "lora_trainable_pct": lambda v: 0.0 < v <= 5.0,
+        "forgetting": lambda v: set(v) == set(ADAPTATIONS) and all(
+            all(math.isnan(r[t]) or -1.0 <= r[t] <= 1.0 for t in ("state", "subject", "artifact")) for r in v.values())
+        and {name: r["base_intact"] for name, r in v.items()} == {name: name != "full_finetune" for name in v},
+        "delta_bytes": lambda v: 0 < v["linear_probe"] < v["lora"] < v["full_finetune"] / 10,
+        "compare_ucr": lambda v: set(v) == {*ADAPTATIONS, "from_scratch", "minirocket"} and all(
+            set(r) == {"20%", "100%"} and all(map(accuracy, r.values())) for r in v.values()),
+    },
 }
 
 

@@ -1,4 +1,26 @@
-"""Adapting a pretrained encoder to a labelled task."""
-from .base import Classifier
+"""Adapting a pretrained encoder to a labelled task, four ways, and comparing them.
 
-__all__ = ["Classifier"]
+    clf = fmlab.adapt.lora(enc, num_classes=4, rank=4)   # linear_probe, full_finetune, adapter, prompt_tuning
+    print(clf.summary())                                  # trainable params: X || all params: Y || trainable%: Z
+    fmlab.train.fit(clf, few_labels, steps=200, lr=clf.default_lr)
+    n_bytes = fmlab.adapt.save_delta(clf, "task.safetensors"); clf = fmlab.adapt.load_delta("task.safetensors", enc)
+    table = fmlab.adapt.compare(enc, train, test, budgets=(10, 1.0), seeds=(0, 1))
+
+Every strategy function adapts a deep copy of the encoder it is given: the pretrained encoder is never
+changed, however many strategies you try on it. (A bare ``Classifier(enc, n)`` wraps ``enc`` itself.)
+"""
+from .adapter import Adapter, AdapterLinear, adapter
+from .base import Classifier, fingerprint
+from .baselines import FromScratch, bandpower_logreg, from_scratch, minirocket
+from .compare import compare, forgetting
+from .delta import load_delta, save_delta
+from .finetune import FullFinetune, full_finetune
+from .lora import LoRA, LoRALinear, lora
+from .probe import LinearProbe, linear_probe
+from .prompt import PromptTuning, prompt_tuning
+from .strategies import STRATEGIES, build
+
+__all__ = ["Adapter", "AdapterLinear", "Classifier", "FromScratch", "FullFinetune", "LinearProbe", "LoRA",
+           "LoRALinear", "PromptTuning", "STRATEGIES", "adapter", "bandpower_logreg", "build", "compare",
+           "fingerprint", "forgetting", "from_scratch", "full_finetune", "linear_probe", "load_delta", "lora",
+           "minirocket", "prompt_tuning", "save_delta"]

@@ -1,0 +1,283 @@
+"""Strategies side by side: every strategy at every label budget and seed, in one tidy table.
+
+    table = compare(encoder, train, test, budgets=(10, 1.0), seeds=(0, 1))
+    plot_accuracy_vs_budget(table); plot_accuracy_vs_parameters(table)     # fmlab.viz.adaptation
+    forgetting(encoder, {"lora": clf, "full_finetune": other}, data)     # what the adapted features lost
+    strategy_table(table)                  # the "which strategy when" table: labels needed, accuracy, costs
+    gap(table, "lora", "full_finetune", budget=0.1)                     # one strategy against another, seed by seed
+
+Each strategy adapts its own copy of ``encoder``, so every row starts from the same weights. Seeds
+vary both which labels are drawn and the initialisation (head, LoRA, adapters, prompts).
+"""
+from __future__ import annotations
+
+import ctypes
+import gc
+import numbers
+import pickle
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from ..data.core import SignalDataset
+from ..evaluate import what_it_encodes
+from ..models import Encoder
+from ..train import fit
+from .base import Classifier
+from .baselines import CLASSIC, classic_for, fitted_parameters
+from .delta import save_delta
+from .strategies import STRATEGIES, build
+
+ADAPTATIONS = ("linear_probe", "full_finetune", "lora", "adapter", "prompt_tuning")
+COLUMNS = ("strategy", "budget", "labels", "seed", "accuracy", "trainable_params", "all_params", "train_seconds",
+           "peak_rss_increase_mb", "peak_cuda_mb", "delta_bytes")
+# fit() for one adaptation run, per profile: what a notebook can afford (smoke checks wiring, not learning).
+RUNS = {"smoke": dict(steps=5, batch_size=32), "cpu": dict(steps=50, batch_size=32),
+        "gpu": dict(steps=300, batch_size=64)}
+
+
+def release_free_memory() -> None:
+    """Collect garbage and hand the C heap's free memory back to the OS (glibc's malloc_trim; elsewhere
+    a no-op), so that the next block's allocations show in the resident size instead of reusing it."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+class PeakRSS:
+    """Peak rise of this process's resident memory (MB) over its value at entry, while the with-block
+    runs, sampled by a thread every ``interval`` seconds. Memory an allocator kept from earlier work
+    can be reused without a rise, so this is a lower bound on what the block needed."""
+
+    def __init__(self, interval: float = 0.005):
+        self.interval, self.increase_mb = interval, 0.0
+
+    def __enter__(self) -> "PeakRSS":
+        import psutil
+        release_free_memory()
+        self._process = psutil.Process()
+        self._baseline = self._peak = self._process.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._peak = max(self._peak, self._process.memory_info().rss)
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._peak = max(self._peak, self._process.memory_info().rss)
+        self.increase_mb = (self._peak - self._baseline) / 2**20
+
+
+def label_budget(train: SignalDataset, budget: int | float, seed: int) -> SignalDataset:
+    """An int is labels per class, a float a stratified fraction of ``train``."""
+    if isinstance(budget, bool) or not isinstance(budget, numbers.Real):
+        raise ValueError(f"compare: a budget is labels per class (int, e.g. 10) or a fraction of the training "
+                         f"labels (float, e.g. 0.1), got {budget!r}")
+    if isinstance(budget, numbers.Integral):
+        return train.subset(per_class=int(budget), seed=seed)
+    return train.subset(fraction=float(budget), seed=seed)
+
+
+def _specs(strategies) -> list[tuple[str, str, dict]]:
+    """(label, name, arguments) for each item: a name, or (name, {argument: value})."""
+    out = []
+    for item in strategies:
+        name, arguments = (item, {}) if isinstance(item, str) else item
+        if name not in STRATEGIES and name not in CLASSIC:
+            raise ValueError(f"compare: unknown strategy {name!r}; choose from {', '.join([*STRATEGIES, *CLASSIC])}, "
+                             f"or pass (name, {{argument: value}}) such as ('lora', {{'rank': 8}})")
+        label = f"{name}({', '.join(f'{k}={v}' for k, v in arguments.items())})" if arguments else name
+        out.append((label, name, dict(arguments)))
+    return out
+
+
+def adapt_once(encoder: Encoder, name: str, arguments: dict, few: SignalDataset, test: SignalDataset, seed: int,
+               steps: int, batch_size: int, lr: float, device=None) -> tuple[dict, Classifier]:
+    """Train one strategy on ``few`` and measure it on ``test``: (one row of the table less its keys, the model)."""
+    torch.manual_seed(seed)
+    clf = build(name, encoder, few.num_classes, few.classes, **arguments)
+    with PeakRSS() as mem:
+        hist = fit(clf, few, steps=steps, batch_size=batch_size, lr=lr, seed=seed, device=device, progress=False)
+    with tempfile.TemporaryDirectory() as folder:
+        delta_bytes = save_delta(clf, Path(folder) / "delta.safetensors")
+    return dict(accuracy=clf.accuracy(test), trainable_params=clf.trainable_parameters(),
+                all_params=sum(p.numel() for p in clf.parameters()), train_seconds=hist.seconds,
+                peak_rss_increase_mb=mem.increase_mb, peak_cuda_mb=hist.peak_memory_mb or float("nan"),
+                delta_bytes=delta_bytes), clf
+
+
+def classic_once(name: str, arguments: dict, few: SignalDataset, test: SignalDataset, seed: int) -> dict:
+    """Fit a classic baseline on ``few``; its "delta" is the pickled fitted pipeline."""
+    threads, t0 = torch.get_num_threads(), time.perf_counter()
+    try:
+        with PeakRSS() as mem:
+            model = CLASSIC[name](few, seed=seed, **arguments)
+        seconds = time.perf_counter() - t0
+        accuracy = float(model.score(test.x.cpu().numpy(), test.y.cpu().numpy()))
+    finally:  # aeon's numba kernels reset the OpenMP thread count that torch shares
+        torch.set_num_threads(threads)
+    fitted = fitted_parameters(model)
+    return dict(accuracy=accuracy, trainable_params=fitted, all_params=fitted, train_seconds=seconds,
+                peak_rss_increase_mb=mem.increase_mb, peak_cuda_mb=float("nan"), delta_bytes=len(pickle.dumps(model)))
+
+
+def compare(encoder: Encoder, train: SignalDataset, test: SignalDataset, strategies: Sequence | None = None,
+            budgets: Sequence[int | float] = (0.1, 1.0), seeds: Sequence[int] = (0,), steps: int = 200,
+            batch_size: int = 64, lr: dict[str, float] | None = None, device=None, models: dict | None = None):
+    """Train every strategy on every label budget and seed; a pandas DataFrame with one row per run.
+
+    strategies: names ("linear_probe", "full_finetune", "lora", "adapter", "prompt_tuning", and the
+                baselines "from_scratch", "bandpower_logreg", "minirocket") or (name, {argument: value})
+                pairs such as ("lora", {"rank": 16}). Default: the five adaptations, from_scratch and
+                the classic baseline that suits the data (band power for eeg, else MiniRocket).
+    budgets:    ints are labels per class, floats fractions of ``train``'s labels.
+    lr:         per strategy label or name; default each strategy's ``default_lr``.
+    models:     a dict to fill with every trained classifier, keyed (strategy label, budget, seed), e.g.
+                for forgetting() or save_delta() afterwards (each holds its own copy of the encoder).
+    Columns: strategy, budget, labels (how many were drawn), seed, accuracy (on ``test``),
+    trainable_params, all_params (of the adapted model, as PEFT counts them; a classic's fitted weights),
+    train_seconds (fit's loop), peak_rss_increase_mb (process memory, see PeakRSS),
+    peak_cuda_mb (NaN off CUDA), delta_bytes (the saved task delta; a pickled pipeline for classics).
+    """
+    import pandas as pd
+    if strategies is None:
+        strategies = (*ADAPTATIONS, "from_scratch", classic_for(train))
+    specs, lr = _specs(strategies), lr or {}
+    if test.num_classes != train.num_classes:
+        raise ValueError(f"compare: train has {train.num_classes} classes {train.classes}, test "
+                         f"{test.num_classes} {test.classes}; both must come from one dataset")
+    rows = []
+    for seed in seeds:
+        for budget in budgets:
+            few = label_budget(train, budget, seed)
+            for label, name, arguments in specs:
+                if name in CLASSIC:
+                    result = classic_once(name, arguments, few, test, seed)
+                else:
+                    rate = lr.get(label, lr.get(name, STRATEGIES[name].default_lr))
+                    result, clf = adapt_once(encoder, name, arguments, few, test, seed, steps, batch_size, rate,
+                                             device)
+                    if models is not None:
+                        models[label, budget, seed] = clf
+                rows.append(dict(strategy=label, budget=budget, labels=len(few), seed=seed, **result))
+                print(f"fmlab.compare: {label}, budget {budget} ({len(few)} labels), seed {seed}: "
+                      f"accuracy {result['accuracy']:.3f}")
+    table = pd.DataFrame(rows, columns=list(COLUMNS))
+    table["budget"] = pd.Series([r["budget"] for r in rows], dtype=object)  # keep 10 (per class) apart from 1.0
+    return table
+
+
+def forgetting(encoder: Encoder, adapted: dict[str, Classifier], data: SignalDataset, seed: int = 0):
+    """What the adapted models' features still tell about ``data`` that the base encoder's did: the
+    state (label), the subject and the presence of an artifact (evaluate.what_it_encodes, a linear
+    probe on each model's pooled features). A pandas DataFrame, one row per strategy and target:
+    strategy, target, base_accuracy, adapted_accuracy, forgetting (base - adapted), base_intact
+    (whether the model's own copy of the base weights is unchanged, so dropping the delta restores it).
+    """
+    import pandas as pd
+    before = what_it_encodes(encoder, data, seed=seed)
+    rows = []
+    for name, clf in adapted.items():
+        after = what_it_encodes(clf, data, seed=seed)
+        intact = clf.base_unchanged()
+        rows += [dict(strategy=name, target=t, base_accuracy=before[t], adapted_accuracy=after[t],
+                      forgetting=before[t] - after[t], base_intact=intact) for t in before]
+    return pd.DataFrame(rows, columns=["strategy", "target", "base_accuracy", "adapted_accuracy", "forgetting",
+                                       "base_intact"])
+
+
+# -- reading a compare() table ---------------------------------------------------------------------
+def budget_name(budget: int | float) -> str:
+    """A budget as a table heading: 0.1 -> "10%", 10 -> "10/class"."""
+    if isinstance(budget, numbers.Integral) and not isinstance(budget, bool):
+        return f"{int(budget)}/class"
+    return f"{100 * float(budget):g}%"
+
+
+def _check_table(table, fn: str) -> None:
+    missing = [c for c in COLUMNS if c not in getattr(table, "columns", ())]
+    if missing or len(table) == 0:
+        raise ValueError(f"{fn}: expected a non-empty table from fmlab.adapt.compare with columns {list(COLUMNS)}; "
+                         f"{'missing ' + str(missing) if missing else 'it is empty'}")
+
+
+def summarize(table):
+    """One row per strategy and budget (in the table's order), over seeds: strategy, budget, budget_name,
+    labels, accuracy (mean), accuracy_sd (NaN for one seed), seeds, and the means of trainable_params,
+    trainable_pct (100 * trainable / all parameters, PEFT's trainable%), train_seconds, memory_mb (peak CUDA
+    memory where measured, else the rise of process memory) and delta_bytes."""
+    _check_table(table, "summarize")
+    t = table.assign(budget_name=table["budget"].map(budget_name),
+                     trainable_pct=100 * table["trainable_params"] / table["all_params"],
+                     memory_mb=table["peak_cuda_mb"].fillna(table["peak_rss_increase_mb"]))
+    out = t.groupby(["strategy", "budget_name"], sort=False).agg(
+        budget=("budget", "first"), labels=("labels", "mean"), accuracy=("accuracy", "mean"),
+        accuracy_sd=("accuracy", "std"), seeds=("seed", "nunique"), trainable_params=("trainable_params", "mean"),
+        trainable_pct=("trainable_pct", "mean"), train_seconds=("train_seconds", "mean"),
+        memory_mb=("memory_mb", "mean"), delta_bytes=("delta_bytes", "mean"))
+    return out.reset_index()[["strategy", "budget", "budget_name", *out.columns.drop("budget")]]
+
+
+def strategy_table(table, within: float = 0.05):
+    """The "which strategy when" table: one row per strategy (index), from a compare() table.
+
+    labels_needed   fewest labels at which its mean accuracy comes within ``within`` of the best mean accuracy
+                    anywhere in the table (NaN: not even with the most labels tried)
+    "acc <budget>"  mean accuracy over seeds at each budget, fewest labels first
+    trainable_pct, train_seconds, memory_mb   at the largest budget (see summarize)
+    stored_bytes    what one more task adds on disk: the task delta (the base encoder is shared), or a
+                    classic method's whole fitted pipeline
+    """
+    import pandas as pd
+    s = summarize(table)
+    best = s["accuracy"].max()
+    order = s.groupby("budget_name", sort=False)["labels"].mean().sort_values(kind="stable").index
+    rows = {}
+    for name, g in s.groupby("strategy", sort=False):
+        g = g.set_index("budget_name")
+        g = g.reindex([b for b in order if b in g.index])  # fewest labels first
+        reached = g[g["accuracy"] >= best - within - 1e-12]  # slack for rounding in best - within
+        top = g.iloc[-1]
+        rows[name] = {"labels_needed": reached["labels"].iloc[0] if len(reached) else float("nan"),
+                      **{f"acc {b}": g["accuracy"].get(b, float("nan")) for b in order},
+                      "trainable_pct": top["trainable_pct"], "train_seconds": top["train_seconds"],
+                      "memory_mb": top["memory_mb"], "stored_bytes": top["delta_bytes"]}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def gap(table, strategy: str, reference: str, budget: int | float) -> dict:
+    """``strategy`` minus ``reference`` at one budget, seed by seed (both saw the same labels): gap (mean
+    accuracy difference), gap_sd (over seeds; NaN for one), seeds, the two mean accuracies and the two
+    trainable_pct."""
+    _check_table(table, "gap")
+    name = budget_name(budget)
+    at = table[table["budget"].map(budget_name) == name]
+    per = {}
+    for s in (strategy, reference):
+        rows = at[at["strategy"] == s]
+        if len(rows) == 0:
+            raise ValueError(f"gap: no {s!r} rows at budget {name} in the table; it has strategies "
+                             f"{list(dict.fromkeys(table['strategy']))} and budgets "
+                             f"{list(dict.fromkeys(table['budget'].map(budget_name)))}")
+        per[s] = rows.set_index("seed")
+    seeds = per[strategy].index.intersection(per[reference].index)
+    if len(seeds) == 0:
+        raise ValueError(f"gap: {strategy!r} ran with seeds {per[strategy].index.tolist()} and {reference!r} with "
+                         f"{per[reference].index.tolist()} at budget {name}; a paired gap needs a seed in common")
+    diff = per[strategy].loc[seeds, "accuracy"] - per[reference].loc[seeds, "accuracy"]
+    pct = {s: float((100 * per[s]["trainable_params"] / per[s]["all_params"]).mean()) for s in per}
+    return dict(gap=float(diff.mean()), gap_sd=float(diff.std()) if len(diff) > 1 else float("nan"),
+                seeds=len(seeds), accuracy=float(per[strategy]["accuracy"].mean()),
+                reference_accuracy=float(per[reference]["accuracy"].mean()),
+                trainable_pct=pct[strategy], reference_trainable_pct=pct[reference])
