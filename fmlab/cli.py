@@ -1,9 +1,17 @@
-"""Command line: ``fmlab report --profile smoke|cpu|gpu [--only NB] [--param k=v] [--out DIR]``."""
+"""Command line:
+``fmlab report --profile smoke|cpu|gpu [--only NB] [--param k=v] [--out DIR]``: the course as an HTML report;
+``fmlab explore [--port N] [--profile P]``: the explorer notebook (07) as a Voila page on 127.0.0.1."""
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import socket
 import sys
+from pathlib import Path
+
+EXPLORER = "07_explorer.ipynb"
+DEFAULT_PORT = 8866  # Voila's own default
 
 
 def _param(text: str) -> tuple[str, object]:
@@ -16,6 +24,45 @@ def _param(text: str) -> tuple[str, object]:
         return key, value
 
 
+def port_is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def explore_command(port: int, profile: str) -> tuple[list[str], dict]:
+    """The Voila command line that serves the explorer notebook on 127.0.0.1:``port`` (only there: nothing
+    outside this machine reaches it), and its environment: FMLAB_PROFILE picks the size, as the notebook has
+    no parameters under Voila."""
+    from .report import REPO
+    argv = [sys.executable, "-m", "voila", str(REPO / "notebooks" / EXPLORER), "--no-browser",
+            "--Voila.ip=127.0.0.1", f"--port={port}", "--Voila.port_retries=0", "--show_tracebacks=True"]
+    env = {**os.environ, "FMLAB_PROFILE": profile}
+    env.setdefault("NUMBA_CACHE_DIR", str(Path.home() / ".cache" / "fmlab" / "numba"))  # UMAP's compiled code
+    return argv, env
+
+
+def explore(port: int | None, profile: str | None) -> int:
+    """Print the address, then become the Voila server (Ctrl-C stops it)."""
+    from .profiles import get_profile
+    profile = get_profile(profile).name
+    if port is None:
+        port = next(p for p in range(DEFAULT_PORT, DEFAULT_PORT + 100) if port_is_free(p))
+    elif not port_is_free(port):
+        print(f"fmlab explore: port {port} on 127.0.0.1 is in use; pick another with --port, or leave --port out "
+              f"to take the first free one from {DEFAULT_PORT}", file=sys.stderr)
+        return 2
+    argv, env = explore_command(port, profile)
+    print(f"fmlab explore: http://127.0.0.1:{port}/ serves notebooks/{EXPLORER} ({profile} profile). Opening it "
+          f"runs the notebook, so the page takes a while (longer if the models must be trained first); "
+          f"Ctrl-C stops the server.", flush=True)
+    os.execve(argv[0], argv, env)
+    return 0  # not reached: the process is Voila now
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fmlab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -26,7 +73,13 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--out", help="report folder (default reports/<profile>-<timestamp>)")
     rep.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell")
     rep.add_argument("--notebooks", help="folder of NN_name.ipynb notebooks (default: the course's)")
+    exp = sub.add_parser("explore", help="serve the explorer notebook (07) as a Voila page on 127.0.0.1")
+    exp.add_argument("--port", type=int, help=f"port (default: the first free one from {DEFAULT_PORT})")
+    exp.add_argument("--profile", choices=["smoke", "cpu", "gpu"],
+                     help="model size (default: FMLAB_PROFILE, else cpu)")
     args = parser.parse_args(argv)
+    if args.command == "explore":
+        return explore(args.port, args.profile)
 
     from .report import run_course
     out = run_course(args.profile, only=args.only, params=dict(args.param), out=args.out, timeout=args.timeout,

@@ -1,6 +1,8 @@
 import json
 import os
+import shutil
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -16,3 +18,21 @@ def smoke_run(tmp_path_factory):
     from fmlab import report
     out = report.run_course("smoke", out=tmp_path_factory.mktemp("report"), progress=False, timeout=600)
     return out, {r["notebook"]: r for r in json.loads((out / "summary.json").read_text())["notebooks"]}
+
+
+# Browser tests: Debian's chromium driven by playwright (`playwright install` cannot download a browser here).
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = Path(os.environ.get("FMLAB_TEST_OUTPUT", Path(__file__).resolve().parents[1] / "test-output"))
+needs_chromium = pytest.mark.skipif(not (Path(CHROMIUM).exists() and os.environ.get("FMLAB_SKIP_BROWSER") is None),
+                                    reason="needs Chromium (apt-get install chromium; .ci/run installs it)")
+
+
+@pytest.fixture(scope="module")
+def page():
+    """One headless Chromium page per test module (screenshots go to SHOTS)."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"])
+        yield browser.new_page(viewport={"width": 1280, "height": 1000})
+        browser.close()

@@ -55,6 +55,9 @@ EXPECTED = {
         "compare_ucr": lambda v: set(v) == {*ADAPTATIONS, "from_scratch", "minirocket"} and all(
             set(r) == {"20%", "100%"} and all(map(accuracy, r.values())) for r in v.values()),
     },
+    "07_explorer": {"redraw_seconds": lambda v: 0.0 < v < 30.0, "adapt_accuracy": accuracy,
+                    "adapt_trainable_params": lambda v: v > 0, "adapt_delta_bytes": lambda v: v > 0,
+                    "neighbours_same_state": accuracy},
 }
 
 

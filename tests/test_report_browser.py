@@ -3,24 +3,20 @@ checks that its figures are drawn (images and plotly figures), with nothing fetc
 CDN. A screenshot of each page is kept in test-output/."""
 import functools
 import http.server
-import os
 import re
-import shutil
 import threading
 from pathlib import Path
 
 import nbformat
 import pytest
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SHOTS = Path(os.environ.get("FMLAB_TEST_OUTPUT", Path(__file__).resolve().parents[1] / "test-output"))
+from conftest import SHOTS, needs_chromium
+
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 # plotly.js itself mentions cdn.plot.ly (a default URL for map data); loading from it is what must not happen
 FROM_PLOTLY_CDN = re.compile(r"(src=|import\s*)[\"']https?://cdn\.plot\.ly")
 
-pytestmark = [pytest.mark.notebook, pytest.mark.skipif(
-    not (Path(CHROMIUM).exists() and os.environ.get("FMLAB_SKIP_BROWSER") is None),
-    reason="needs Chromium (apt-get install chromium; .ci/run installs it)")]
+pytestmark = [pytest.mark.notebook, needs_chromium]
 
 
 @pytest.fixture(scope="module")
@@ -31,16 +27,6 @@ def served(smoke_run):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}", results
     server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def page():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"])
-        yield browser.new_page(viewport={"width": 1200, "height": 900})
-        browser.close()
 
 
 def test_index_lists_each_notebook_with_status(served, page):

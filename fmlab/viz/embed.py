@@ -3,7 +3,7 @@
     emb = umap_embedding(features(encoder, ds))      # [N, 2]; cached, so the same features reuse the result
     plot_latent_grid({"mae": emb, ...}, ds)          # encoders x colourings (a matplotlib Figure)
     plotly_offline(interactive_scatter(emb, ds))     # hover shows each point's index, state, subject, artifacts
-    latent_explorer(emb, ds)                         # live notebook: click a point to see its signal
+    latent_explorer(emb, ds, features=F)             # live notebook: click a point to see its signal and neighbours
 
 Plotly figures go through plotly_offline, which carries plotly.js inside the notebook (once per kernel):
 the executed notebook's HTML report then draws them with no internet and no plotly extension.
@@ -236,16 +236,57 @@ def plotly_offline(fig) -> OfflinePlotly:
 class LatentExplorer:
     """The interactive scatter of emb [N, 2] beside one sample's signal: clicking a point (live kernel)
     calls select(index), which redraws the signal panel. ``channels``: indices or names to draw (default up
-    to 8, spread over the montage)."""
+    to 8, spread over the montage). Given the ``features`` [N, D] the map was made from, a click also rings
+    the point's ``neighbours`` nearest samples (cosine distance on the features, not on the map) and lists them."""
 
-    def __init__(self, emb, data: SignalDataset, color_by: str = "state", channels=None):
+    def __init__(self, emb, data: SignalDataset, color_by: str = "state", channels=None, features=None,
+                 neighbours: int = 5):
         self.figure = interactive_scatter(emb, data, color_by, title="click a point to see its signal", height=420)
+        self.figure.layout.width = 460
         n_ch = data.x.shape[1]
-        self.data, self.selected = data, 0
+        self.emb, self.data, self.selected = _check_emb(emb, data, "LatentExplorer"), data, 0
         spread = np.unique(np.linspace(0, n_ch - 1, min(8, n_ch)).round().astype(int)).tolist()
         self.channels = _channel_index(spread if channels is None else channels, data.channels, n_ch, "LatentExplorer")
         self.spacing = 4 * float(data.x[:, self.channels].std(-1).median()) or 1.0  # one scale for every sample
-        self.scatter = self.signal = self._widget = None
+        self.scatter = self.signal = self.listing = self._row = self._widget = None
+        self.knn = None
+        if features is not None:
+            f = _as_features(features, "LatentExplorer")
+            if len(f) != len(data) or not 1 <= neighbours < len(f):
+                raise ValueError(f"LatentExplorer: expected features [N, D] of the {len(data)} samples and 1 <= "
+                                 f"neighbours < N, got {len(f)} rows and neighbours={neighbours}; pass "
+                                 f"features(encoder, data) of the data the map shows")
+            self.knn = _cosine_knn(f, neighbours + 1)  # each point comes with itself, dropped in nearest()
+            self.figure.add_scatter(mode="markers", name=f"its {neighbours} nearest neighbours", hoverinfo="skip",
+                                    marker=dict(size=13, color="rgba(0,0,0,0)", line=dict(width=2, color="black")))
+            self.figure.add_scatter(mode="markers", name="selected", hoverinfo="skip",
+                                    marker=dict(size=15, symbol="x-thin", line=dict(width=3, color="black")))
+            self._ring(self.figure, 0)
+
+    def nearest(self, index: int) -> list[tuple[int, float]]:
+        """The sample's nearest neighbours by cosine distance on the features: [(index, distance)], nearest first."""
+        if self.knn is None:
+            raise ValueError("LatentExplorer: neighbours need the features; pass features=features(encoder, data)")
+        idx, dist = self.knn
+        return [(int(j), float(d)) for j, d in zip(idx[index], dist[index]) if j != index][:idx.shape[1] - 1]
+
+    def _ring(self, fig, index: int) -> None:
+        """Point the two highlight traces (the last two) of ``fig`` at sample ``index`` and its neighbours."""
+        near = [j for j, _ in self.nearest(index)]
+        ring, cross = fig.data[-2:]
+        with fig.batch_update():
+            ring.x, ring.y, ring.customdata = self.emb[near, 0], self.emb[near, 1], near
+            cross.x, cross.y, cross.customdata = self.emb[[index], 0], self.emb[[index], 1], [index]
+
+    def neighbours_html(self, index: int) -> str:
+        """The neighbours of sample ``index`` as an HTML table: index, state, subject, artifacts, distance."""
+        d, near = self.data, self.nearest(index)
+        same = sum(int(d.y[j]) == int(d.y[index]) for j, _ in near)
+        rows = "".join(f"<tr><td>{_hover(d, [j])[0].replace('<br>', '</td><td>')}</td><td>{dist:.3f}</td></tr>"
+                       for j, dist in near)
+        return (f"<p><b>The {len(near)} nearest neighbours of #{index}</b> (cosine distance on the features): "
+                f"{same} of {len(near)} share its state ({d.classes[int(d.y[index])]}).</p>"
+                f'<table style="font-size:12px">{rows}</table>')
 
     def signal_figure(self, index: int):
         """Sample ``index``'s channels, stacked (a plotly Figure)."""
@@ -259,7 +300,8 @@ class LatentExplorer:
             trace = d.x[index, c].cpu().numpy()
             fig.add_scatter(x=t, y=trace - trace.mean() - i * self.spacing, mode="lines", line=dict(width=1),
                             name=d.channels[c] if d.channels else f"ch {c}", hoverinfo="name")
-        fig.update_layout(template="plotly_white", height=420, showlegend=False, margin=dict(l=10, r=10, t=40, b=10),
+        fig.update_layout(template="plotly_white", height=420, width=560, showlegend=False,
+                          margin=dict(l=10, r=10, t=40, b=10),
                           title=_hover(d, [index])[0].replace("<br>", " · "))
         fig.update_yaxes(tickvals=[-i * self.spacing for i in range(len(self.channels))],
                          ticktext=[d.channels[c] if d.channels else f"ch {c}" for c in self.channels])
@@ -270,12 +312,28 @@ class LatentExplorer:
         """Show sample ``index`` in the signal panel (what a click does); returns its figure."""
         fig = self.signal_figure(int(index))
         self.selected = int(index)
-        if self.signal is not None:
-            with self.signal.batch_update():
-                for old, new in zip(self.signal.data, fig.data):
-                    old.y = new.y
-                self.signal.layout.title.text = fig.layout.title.text
+        if self.knn is not None:
+            self._ring(self.figure, self.selected)
+            if self.listing is not None:
+                self.listing.value = self.neighbours_html(self.selected)
+        if self._row is not None:  # new widgets, not updates: Voila's page dropped plotly updates sent after a click
+            old = self._row.children
+            self.scatter, self.signal = self._live_figures(fig)
+            self._row.children = (self.scatter, self.signal)
+            for widget in old:
+                widget.close()
         return fig
+
+    def _live_figures(self, signal):
+        """The map and the ``signal`` figure as plotly FigureWidgets; a click on the map calls select()."""
+        import plotly.graph_objects as go
+        scatter = go.FigureWidget(self.figure)
+        for trace in scatter.data:
+            trace.on_click(self._clicked)
+        signal = go.FigureWidget(signal)
+        scatter.add_class("fmlab-latent-map")
+        signal.add_class("fmlab-latent-signal")
+        return scatter, signal
 
     def _clicked(self, trace, points, state=None) -> None:
         if points.point_inds:
@@ -286,12 +344,11 @@ class LatentExplorer:
         """The live panel: the scatter and the signal as plotly FigureWidgets side by side (built on first use)."""
         if self._widget is None:
             import ipywidgets as w
-            import plotly.graph_objects as go
-            self.scatter, self.signal = go.FigureWidget(self.figure), go.FigureWidget(self.signal_figure(self.selected))
-            for trace in self.scatter.data:
-                trace.on_click(self._clicked)
-            self.scatter.layout.width, self.signal.layout.width = 460, 560
-            self._widget = w.HBox([self.scatter, self.signal])
+            self.scatter, self.signal = self._live_figures(self.signal_figure(self.selected))
+            self._widget = self._row = w.HBox([self.scatter, self.signal])
+            if self.knn is not None:
+                self.listing = w.HTML(self.neighbours_html(self.selected))
+                self._widget = w.VBox([self._row, self.listing])
         return self._widget
 
     def _repr_mimebundle_(self, include=None, exclude=None):
@@ -303,7 +360,8 @@ class LatentExplorer:
                f"{self.selected}.</i></p>"
         bundle["text/html"] = note + f'<div style="display:flex;flex-wrap:wrap">' \
             f'<div style="width:460px">{_plotly_html(self.figure)}</div>' \
-            f'<div style="width:560px">{_plotly_html(self.signal_figure(self.selected))}</div></div>'
+            f'<div style="width:560px">{_plotly_html(self.signal_figure(self.selected))}</div></div>' + \
+            (self.neighbours_html(self.selected) if self.knn is not None else "")
         bundle["text/plain"] = "LatentExplorer (clicking a point needs a live Jupyter kernel)"
         return bundle
 

@@ -6,6 +6,8 @@
     ex.render(0.99, "block", 3)                # a Figure, or the message saying why that mask cannot be made
 
 In a static report (papermill, HTML) the panel shows its first drawing as an image instead of the sliders.
+The explorer page (notebook 07) uses its plotly cousins, which redraw in place: fmlab.viz.masking_explorer (the MAE
+beside the masked-spectrum model), fmlab.viz.adaptation_explorer and fmlab.viz.embed.LatentExplorer.
 """
 from __future__ import annotations
 
@@ -41,22 +43,29 @@ class MaskExplorer:
         self.state = dict(ratio=float(mae.mask_ratio), kind=mae.mask_kind, index=0)
         self._widget = self._output = self.shown = None
 
-    def figure(self, ratio: float, kind: str, index: int):
-        """Mask sample ``index`` with ``kind`` at ``ratio`` and draw the reconstruction (ValueError if the
-        mask cannot be made, e.g. a ratio that hides every channel)."""
+    def reconstruct(self, model, ratio: float, kind: str, index: int) -> dict:
+        """``model``.reconstruct() of sample ``index`` (a batch of one) under the mask drawn from ``seed``:
+        models of one shape get the same mask. ValueError if the mask cannot be made, e.g. a ratio that
+        hides every channel."""
         if not 0 <= index < len(self.x):
-            raise ValueError(f"MaskExplorer: sample {index} is out of range for {len(self.x)} samples")
-        dev = next(self.mae.parameters()).device
+            raise ValueError(f"{type(self).__name__}: sample {index} is out of range for {len(self.x)} samples")
+        dev = next(model.parameters()).device
         g = torch.Generator(device=dev).manual_seed(self.seed)
-        was_training = self.mae.training
-        self.mae.eval()
+        was_training = model.training
+        model.eval()
         try:
-            res = self.mae.reconstruct(self.x[index:index + 1].to(dev), ratio=ratio, kind=kind, generator=g)
+            res = model.reconstruct(self.x[index:index + 1].to(dev), ratio=ratio, kind=kind, generator=g)
         finally:
-            self.mae.train(was_training)
+            model.train(was_training)
         if res["masked"].all():  # a ratio that rounds to zero hidden units is bumped to one, which can be all
             raise ValueError(f"this {kind} mask hides all {res['masked'].shape[1]} tokens, leaving the encoder "
                              f"nothing to see; pick another kind (one channel: random or block)")
+        return res
+
+    def figure(self, ratio: float, kind: str, index: int):
+        """Mask sample ``index`` with ``kind`` at ``ratio`` and draw the reconstruction (ValueError if the
+        mask cannot be made, e.g. a ratio that hides every channel)."""
+        res = self.reconstruct(self.mae, ratio, kind, index)
         return plot_reconstruction(res, channels=self.channels, names=self.names, fs=self.fs,
                                    label=f"sample {index}, {kind} mask at ratio {ratio:.2f}")
 

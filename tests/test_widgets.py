@@ -1,0 +1,227 @@
+"""The explorers' logic without a browser: moving a control changes the figure's data (a callback that does not
+redraw fails here), costs are what the strategy says, clicks select a sample and its neighbours, bad input gets
+a ValueError. Tiny untrained models; one timing of the small (cpu-profile) model is printed, not asserted."""
+import json
+import time
+
+import numpy as np
+import pytest
+import torch
+
+import fmlab
+from fmlab.adapt.compare import COLUMNS
+from fmlab.viz.adaptation_explorer import adaptation_explorer
+from fmlab.viz.embed import latent_explorer
+from fmlab.viz.masking_explorer import masking_explorer
+from toy import sine_classes
+
+C, T = 3, 64
+
+
+def tiny(objective, size="tiny", channels=C, length=T, patch_size=8):
+    torch.manual_seed(0)
+    cfg = fmlab.models.EncoderConfig.preset(size, channels=channels, length=length, patch_size=patch_size)
+    return objective(fmlab.models.Encoder(cfg)).eval()
+
+
+@pytest.fixture(scope="module")
+def x():
+    return torch.randn(6, C, T, generator=torch.Generator().manual_seed(0))
+
+
+@pytest.fixture
+def masking(x):
+    ex = masking_explorer(tiny(fmlab.pretrain.MAE), x, spectrum=tiny(fmlab.pretrain.MaskedSpectrum), fs=16.0,
+                          names=["a", "b", "c"], channel="b")
+    ex.widget  # build the live panel
+    return ex
+
+
+def numbers(fig) -> str:
+    """Every trace's data and the titles, as one comparable string."""
+    return json.dumps([fig.layout.title.text, [a.text for a in fig.layout.annotations],
+                       [[np.asarray(getattr(t, k), dtype=object).tolist() for k in ("x", "y", "z") if hasattr(t, k)]
+                        for t in fig.data]], default=str)
+
+
+# -- masking ---------------------------------------------------------------------------------------
+def test_moving_the_ratio_slider_changes_the_figures_data(masking):
+    before = numbers(masking.plot)
+    masking.controls["ratio"].value = 0.5
+    assert masking.state["ratio"] == 0.5 and masking.problem is None
+    assert numbers(masking.plot) != before
+    assert "ratio 0.50" in masking.plot.layout.title.text
+    hidden = int(masking.outputs(0.5, "random", 0)["masked"].sum())
+    assert f"{hidden} of {C * T // 8} tokens hidden" in masking.plot.layout.title.text
+
+
+@pytest.mark.parametrize("control,value", [("kind", "block"), ("index", 3), ("channel", 2), ("patch", 5)])
+def test_every_control_redraws(masking, control, value):
+    before = numbers(masking.plot)
+    masking.controls[control].value = value
+    assert masking.state[control] == value and numbers(masking.plot) != before
+
+
+def test_patch_and_channel_reuse_the_models_outputs(masking, monkeypatch):
+    masking.update(ratio=0.6)
+    monkeypatch.setattr(masking, "_compute", lambda *a: pytest.fail("the models ran again"))
+    masking.controls["patch"].value = 4
+    masking.controls["channel"].value = 0
+    assert masking.plot.data[6].x == (4,) and masking.plot.data[6].y == ("a",)  # the square on the error map
+
+
+def test_both_models_see_one_mask_and_the_panels_show_their_numbers(masking):
+    out = masking.outputs(0.75, "random", 1)
+    mae_res = masking.reconstruct(masking.mae, 0.75, "random", 1)
+    spec_res = masking.reconstruct(masking.spectrum, 0.75, "random", 1)
+    assert torch.equal(mae_res["masked"], spec_res["masked"])
+    assert np.array_equal(np.isnan(out["mae_error"]), ~out["masked"])
+    assert np.isfinite(out["spectrum"]).all() and out["true"].shape == (C, T // 8, 8 // 2 + 1)
+    masking.update(ratio=0.75, kind="random", index=1, channel=0, patch=2)
+    spectra = masking.plot.data[9:12]  # true, MAE, spectrum model of the selected patch
+    assert np.allclose(spectra[2].y, out["spectrum"][0, 2]) and np.allclose(spectra[0].y, out["true"][0, 2])
+    assert masking.plot.data[5].z[0][2] == (None if not out["masked"][0, 2] else pytest.approx(out["mae_error"][0, 2]))
+
+
+def test_a_mask_that_cannot_be_made_says_why_and_keeps_the_picture(masking):
+    masking.controls["kind"].value = "block"
+    before = numbers(masking.plot)
+    masking.controls["ratio"].value = 0.95  # 0.95 of 8 time patches is all of them
+    assert "hides all" in masking.problem and "hides all" in masking.message.value
+    assert numbers(masking.plot) == before
+    masking.controls["ratio"].value = 0.5
+    assert masking.problem is None and masking.message.value == ""
+
+
+def test_static_copy_for_reports(masking):
+    bundle = masking._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert "Static copy" in bundle["text/html"] and "plotly-graph-div" in bundle["text/html"]
+
+
+def test_masking_explorer_refuses_what_it_cannot_draw(x):
+    mae = tiny(fmlab.pretrain.MAE)
+    with pytest.raises(ValueError, match="MaskedSpectrum model"):
+        masking_explorer(mae, x, spectrum=mae)
+    with pytest.raises(ValueError, match="same data"):
+        masking_explorer(mae, x, spectrum=tiny(fmlab.pretrain.MaskedSpectrum, patch_size=16))
+    with pytest.raises(ValueError, match="unknown channel"):
+        masking_explorer(mae, x, names=["a", "b", "c"], channel="O1")
+
+
+def test_redraw_of_the_small_model_on_eeg_sized_signals_is_logged():
+    """The cpu profile's small encoder on [19, 512] signals: a slider move's cost in the kernel (printed)."""
+    kw = dict(size="small", channels=19, length=512, patch_size=64)
+    signals = torch.randn(4, 19, 512, generator=torch.Generator().manual_seed(0))
+    ex = masking_explorer(tiny(fmlab.pretrain.MAE, **kw), signals, spectrum=tiny(fmlab.pretrain.MaskedSpectrum, **kw),
+                          fs=128.0)
+    ex.widget
+    seconds = []
+    for ratio in (0.5, 0.6, 0.7, 0.8):
+        ex.controls["ratio"].value = ratio
+        seconds.append(ex.redraw_seconds)
+    print(f"\nmasking explorer, small model, [19, 512]: a ratio move redraws in {1000 * np.median(seconds):.0f} ms "
+          f"(median of {len(seconds)}; kernel side, models and figure data)")
+    assert all(s > 0 for s in seconds)
+
+
+# -- adaptation ------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def task():
+    ds = sine_classes(96, channels=2, length=64)
+    train, test = ds.split(test_size=0.25, seed=0)
+    torch.manual_seed(0)
+    encoder = fmlab.models.Encoder(fmlab.models.EncoderConfig.preset("tiny", channels=2, length=64, patch_size=8))
+    return encoder, train, test
+
+
+def test_adaptation_controls_show_trainable_parameters_and_delta_bytes_at_once(task, tmp_path):
+    encoder, train, test = task
+    ex = adaptation_explorer(encoder, train, test, steps=3, batch_size=16)
+    ex.widget
+    assert "lora(rank=4)" in ex.info.value
+    ex.controls["rank"].value = 8
+    clf = fmlab.adapt.lora(encoder, num_classes=2, rank=8, classes=train.classes)
+    assert f"trainable params: {clf.trainable_parameters():,}" in ex.info.value
+    assert ex.describe()["delta_bytes"] == fmlab.adapt.save_delta(clf, tmp_path / "d.safetensors")
+    ex.controls["strategy"].value = "prompt_tuning"
+    ex.controls["num_prompts"].value = 2
+    prompts = fmlab.adapt.prompt_tuning(encoder, num_classes=2, num_prompts=2)
+    assert f"trainable params: {prompts.trainable_parameters():,}" in ex.info.value
+    shown = {name: ex.controls[name].layout.display for name in ("rank", "bottleneck", "num_prompts")}
+    assert shown == {"rank": "none", "bottleneck": "none", "num_prompts": None}  # only the strategy's own size
+    ex.controls["strategy"].value = "full_finetune"
+    assert "trainable%: 100.0000" in ex.info.value
+
+
+def test_the_fit_button_trains_tests_and_adds_a_point(task):
+    encoder, train, test = task
+    ex = adaptation_explorer(encoder, train, test, steps=3, batch_size=16, labels=5)
+    ex.widget
+    base = fmlab.adapt.fingerprint(encoder.state_dict())
+    button = ex.widget.children[1].children[1]
+    button.click()
+    assert len(ex.rows) == 1 and 0.0 <= ex.rows[0]["accuracy"] <= 1.0 and ex.rows[0]["labels"] == 10
+    assert "accuracy" in ex.status.value and ex.chart.data[2].x == (ex.rows[0]["trainable_params"],)
+    assert list(ex.table.columns) == list(COLUMNS) and ex.table.loc[0, "budget"] == 5
+    assert fmlab.adapt.fingerprint(encoder.state_dict()) == base, "the explorer must not change the encoder"
+    ex.controls["labels"].value = ex.controls["labels"].max
+    ex.controls["strategy"].value = "linear_probe"
+    button.click()
+    assert ex.chart.data[0].x == (ex.rows[1]["trainable_params"],)
+    assert "lora(rank=4)" in ex._repr_mimebundle_()["text/html"]
+
+
+def test_adaptation_explorer_refuses_bad_input(task):
+    encoder, train, test = task
+    with pytest.raises(ValueError, match="not one of"):
+        adaptation_explorer(encoder, train, test, strategy="distillation")
+    with pytest.raises(ValueError, match="Encoder"):
+        adaptation_explorer(torch.nn.Linear(2, 2), train, test)
+    ex = adaptation_explorer(encoder, train, test)
+    with pytest.raises(ValueError, match="unknown settings"):
+        ex.update(depth=3)
+
+
+# -- latent ----------------------------------------------------------------------------------------
+def test_latent_click_shows_the_signal_and_its_feature_neighbours():
+    from plotly.callbacks import Points
+    ds = sine_classes(30)
+    feats = torch.randn(30, 8, generator=torch.Generator().manual_seed(0))
+    ex = latent_explorer(np.random.default_rng(0).normal(size=(30, 2)), ds, features=feats, neighbours=4)
+    ex.widget
+    z = torch.nn.functional.normalize(feats, dim=-1)
+    expected = (z @ z[7]).argsort(descending=True)[1:5].tolist()
+    trace = ex.scatter.data[0]
+    t0 = time.perf_counter()
+    trace._dispatch_on_click(Points(point_inds=[0], trace_index=0), None)
+    clicked = int(trace.customdata[0])
+    assert ex.selected == clicked and ex.signal.layout.title.text.startswith(f"#{clicked} ")
+    ex.select(7)
+    print(f"\nlatent explorer: a selection redraws in {1000 * (time.perf_counter() - t0) / 2:.0f} ms")
+    assert [j for j, _ in ex.nearest(7)] == expected
+    ring, cross = ex.scatter.data[-2:]
+    assert list(ring.customdata) == expected and list(cross.customdata) == [7]
+    assert ex.signal.layout.title.text.startswith("#7 ") and ex._row.children == (ex.scatter, ex.signal)
+    assert "nearest neighbours of #7" in ex.listing.value and all(f"#{j}<" in ex.listing.value for j in expected)
+    with pytest.raises(ValueError, match="features"):
+        latent_explorer(np.zeros((30, 2)), ds, features=feats[:10])
+
+
+# -- fmlab explore ---------------------------------------------------------------------------------
+def test_explore_serves_notebook_07_on_localhost_only():
+    from fmlab.cli import explore_command
+    argv, env = explore_command(8899, "smoke")
+    assert argv[1:3] == ["-m", "voila"] and argv[3].endswith("notebooks/07_explorer.ipynb")
+    assert {"--Voila.ip=127.0.0.1", "--port=8899", "--no-browser", "--Voila.port_retries=0"} <= set(argv)
+    assert env["FMLAB_PROFILE"] == "smoke"
+
+
+def test_explore_refuses_a_busy_port(capsys):
+    import socket
+    from fmlab.cli import main
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        assert main(["explore", "--port", str(busy.getsockname()[1]), "--profile", "smoke"]) == 2
+    assert "in use" in capsys.readouterr().err
