@@ -1,6 +1,9 @@
 """Command line:
 ``fmlab report --profile smoke|cpu|gpu [--only NB] [--param k=v] [--out DIR]``: the course as an HTML report;
-``fmlab explore [--port N] [--profile P]``: the explorer notebook (07) as a Voila page on 127.0.0.1."""
+``fmlab explore [--port N] [--profile P]``: the explorer notebook (07) as a Voila page on 127.0.0.1;
+``fmlab pretrain --objective mae --data eeg --size medium [--steps N] [--out DIR]``: one pretraining run
+(under ``torchrun --nproc_per_node=N`` it trains on N processes with DistributedDataParallel);
+``fmlab labs build --out DIR``: the student versions of the notebooks."""
 from __future__ import annotations
 
 import argparse
@@ -77,9 +80,30 @@ def main(argv: list[str] | None = None) -> int:
     exp.add_argument("--port", type=int, help=f"port (default: the first free one from {DEFAULT_PORT})")
     exp.add_argument("--profile", choices=["smoke", "cpu", "gpu"],
                      help="model size (default: FMLAB_PROFILE, else cpu)")
+    pre = sub.add_parser("pretrain", help="pretrain one encoder (torchrun: several processes, DDP)")
+    pre.add_argument("--objective", default="mae", help="mae | spectrum | contrastive | jepa")
+    pre.add_argument("--data", default="eeg", help="eeg | mnist1d | ucr:NAME")
+    pre.add_argument("--profile", choices=["smoke", "cpu", "gpu"], help="default: FMLAB_PROFILE, else cpu")
+    pre.add_argument("--size", help="encoder preset: tiny | small | medium | base (default: the profile's)")
+    pre.add_argument("--steps", type=int, help="optimisation steps (default: the profile's)")
+    pre.add_argument("--batch-size", type=int, help="samples per step on each process (default: the profile's)")
+    pre.add_argument("--seed", type=int, default=0)
+    pre.add_argument("--compile", action="store_true", help="torch.compile the model (saved keys stay clean)")
+    pre.add_argument("--out", help="folder for the run (default: the cache entry notebooks load from)")
+    labs = sub.add_parser("labs", help="course-lab mode: the student versions of the notebooks")
+    labs_sub = labs.add_subparsers(dest="labs_command", required=True)
+    build = labs_sub.add_parser("build", help="write the student notebooks (solutions replaced by exercises)")
+    build.add_argument("--out", required=True, help="folder to write the student notebooks into")
+    build.add_argument("--notebooks", help="folder of the instructor notebooks (default: the course's)")
     args = parser.parse_args(argv)
     if args.command == "explore":
         return explore(args.port, args.profile)
+    if args.command == "pretrain":
+        from .pretrain.run import main as pretrain_main
+        return pretrain_main(args)
+    if args.command == "labs":
+        from .labs import main as labs_main
+        return labs_main(args)
 
     from .report import run_course
     out = run_course(args.profile, only=args.only, params=dict(args.param), out=args.out, timeout=args.timeout,

@@ -4,6 +4,7 @@
     mae, hist = pretrained("mae", data="eeg", profile="cpu")     # or reuse what an earlier notebook trained
 Both build the run from the same arguments, so notebook 05 gets exactly the encoder that 01 trained.
 A cache entry is a folder: encoder.safetensors (fmlab.hub format), objective.safetensors, history.json.
+Under torchrun (``fmlab pretrain`` on several processes) every process runs pretrain() and rank 0 writes.
 """
 from __future__ import annotations
 
@@ -15,11 +16,12 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from .. import hub
+from .. import distributed, hub
 from ..data import SignalDataset, load
 from ..evaluate import online_probe
 from ..models import Encoder, EncoderConfig
 from ..profiles import cache_dir, get_profile
+from ..profiles import device as pick_device
 from ..train import History, fit
 from .contrastive import Contrastive
 from .jepa import JEPA
@@ -41,14 +43,16 @@ class Corpus:
     probe_test: SignalDataset
 
 
-def corpus(data: str = "eeg", n: int = 2000, seed: int = 0, probe_size: int = 1000) -> Corpus:
+def corpus(data: str = "eeg", n: int = 2000, seed: int = 0, probe_size: int = 1000, device=None) -> Corpus:
     """eeg / mnist1d: ``n`` generated samples split 75 / 25 (by subject for eeg); pretraining sees the 75 %
     without labels, the probe fits on up to ``probe_size`` of them and is tested on the other 25 %.
-    ucr:NAME: pretraining and probe fit on the train split, the probe is tested on the test split."""
+    ucr:NAME: pretraining and probe fit on the train split, the probe is tested on the test split.
+    ``device``: where eeg is generated (on a GPU no host loader bounds the step; the numbers differ from a
+    CPU corpus in the last bits, the subjects and their split do not)."""
     if data.lower().startswith(("ucr:", "uea:")):
         train, test = load(data, split="train"), load(data, split="test")
     else:
-        ds = load(data, n=n, seed=seed)
+        ds = load(data, n=n, seed=seed, **({"device": device} if data == "eeg" and device is not None else {}))
         train, test = ds.split(test_size=0.25, by="subject" if "subject" in ds.meta else None, seed=seed)
     probe_train = train if len(train) <= probe_size else train.subset(fraction=probe_size / len(train), seed=seed)
     return Corpus(train, probe_train, test)
@@ -69,16 +73,21 @@ def make_objective(name: str, encoder: Encoder, fs: float = 1.0, **kwargs):
 
 
 def run_settings(objective: str, data: str = "eeg", profile: str | None = None, seed: int = 0,
-                 steps: int | None = None, size: str | None = None, **objective_args) -> dict:
-    """Everything that determines a run (and so its cache entry)."""
+                 steps: int | None = None, size: str | None = None, batch_size: int | None = None,
+                 **objective_args) -> dict:
+    """Everything that determines a run (and so its cache entry). Under torchrun ``batch_size`` is per
+    process, and the number of processes is part of the run."""
     p = get_profile(profile)
     if objective not in OBJECTIVES:
         raise ValueError(f"objective: unknown {objective!r}; choose one of {', '.join(OBJECTIVES)}")
     steps = steps or max(10, p.steps // STEP_COST[objective])
-    batch_size = p.batch_size // 2 if objective == "contrastive" else p.batch_size
-    return dict(objective=objective, data=data, profile=p.name, seed=seed, n=p.n, size=size or p.size,
-                steps=steps, batch_size=batch_size, lr=p.lr, eval_every=max(1, steps // 5),
-                objective_args=objective_args)
+    batch_size = batch_size or (p.batch_size // 2 if objective == "contrastive" else p.batch_size)
+    settings = dict(objective=objective, data=data, profile=p.name, seed=seed, n=p.n, size=size or p.size,
+                    steps=steps, batch_size=batch_size, lr=p.lr, eval_every=max(1, steps // 5),
+                    objective_args=objective_args)
+    if distributed.world_size() > 1:  # a different global batch: a different run (single-process keys unchanged)
+        settings["processes"] = distributed.world_size()
+    return settings
 
 
 def entry(settings: dict) -> Path:
@@ -87,20 +96,25 @@ def entry(settings: dict) -> Path:
 
 
 def pretrain(objective: str = "mae", data: str = "eeg", profile: str | None = None, seed: int = 0,
-             steps: int | None = None, size: str | None = None, progress: bool = True, **objective_args):
+             steps: int | None = None, size: str | None = None, progress: bool = True,
+             batch_size: int | None = None, out: str | Path | None = None, compile: bool | str = False,
+             device=None, **objective_args):
     """Pretrain now; returns (objective module, History with "probe_acc", the online linear-probe accuracy
     on held-out labels). The run checkpoints as it goes (an interrupted one resumes) and its result is
-    cached where ``pretrained`` finds it."""
-    s = run_settings(objective, data, profile, seed, steps, size, **objective_args)
-    c = corpus(data, n=s["n"], seed=seed)
+    cached where ``pretrained`` finds it, or written to the folder ``out``. ``compile``: see fit()."""
+    s = run_settings(objective, data, profile, seed, steps, size, batch_size, **objective_args)
+    dev = torch.device(device) if device is not None else pick_device()
+    c = corpus(data, n=s["n"], seed=seed, device=dev if dev.type == "cuda" else None)
     torch.manual_seed(seed)
     encoder = Encoder(encoder_config(s["size"], c.unlabelled))
     obj = make_objective(objective, encoder, fs=c.unlabelled.fs, **objective_args)
-    folder = entry(s)
+    folder = Path(out) if out is not None else entry(s)
     folder.mkdir(parents=True, exist_ok=True)
     hist = fit(obj, c.unlabelled, steps=s["steps"], batch_size=s["batch_size"], lr=s["lr"], seed=seed,
                progress=progress, evaluate=online_probe(encoder, c.probe_train, c.probe_test),
-               eval_every=s["eval_every"], checkpoint=folder / "run.pt")
+               eval_every=s["eval_every"], checkpoint=folder / "run.pt", compile=compile, device=dev)
+    if not distributed.is_main():  # the weights are rank 0's too; it alone writes them
+        return obj, hist
     hub.save(encoder, folder / "encoder.safetensors", **s, probe_acc=hist.last("probe_acc"))
     with hub.atomic_path(folder / "objective.safetensors") as tmp:
         save_file({k: v.detach().contiguous().cpu() for k, v in obj.state_dict().items()}, tmp)

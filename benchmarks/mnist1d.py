@@ -1,0 +1,188 @@
+"""MNIST-1D label efficiency: 40, 400 and 4,000 labels, every adaptation strategy, against the paper's baselines.
+
+    python benchmarks/mnist1d.py --profile cpu [--seeds 0 1 2] [--full-grid 2] [--foundation mae] [--out PATH]
+
+Data: the MNIST-1D paper's own set (Greydanus 2020): the mnist1d package's generator with its default arguments
+(seed 42, 5,000 samples), the first 4,000 for training and the last 1,000 for testing, exactly the package's
+train / test split. The label budgets are stratified draws of 1 %, 10 % and 100 % of the 4,000 (40, 400, 4,000).
+Encoders: random init, the four objectives pretrained on mnist1d (fmlab.pretrain.pretrained("...", "mnist1d"): an
+independent draw of 3,000 unlabelled signals from the same generator, seed 0; no test signal is seen), and the
+pile-pretrained foundation encoder (benchmarks/foundation.py; the signals resampled 40 -> 128 and z-normalised).
+Grid: every encoder gets a logistic-regression probe on frozen features (sklearn, ``--probe-seeds`` label draws);
+the ``--full-grid`` strongest (by that probe with all labels) get every strategy of fmlab.adapt (linear probe, full
+fine-tuning, LoRA, adapters, prompt tuning) over ``--seeds``. Baselines measured in the same run: the same transformer from scratch and MiniRocket. Every trained run
+uses RUNS[profile] steps. Writes benchmarks/results/mnist1d-<profile>.json (or --out).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from fmlab.adapt import compare
+from fmlab.adapt.compare import ADAPTATIONS, budget_name, label_budget, summarize
+from fmlab.data import load
+from fmlab.data.core import SignalDataset
+from fmlab.data.pile import univariate
+from fmlab.evaluate import features, probe_accuracy
+from fmlab.models import Encoder
+from fmlab.pretrain.recipes import OBJECTIVES, encoder_config, pretrained
+from fmlab.profiles import get_profile
+
+# Run as a script, this folder leads sys.path, where benchmarks/mnist1d.py would hide the mnist1d package: move it last.
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
+from foundation import LENGTH, MNIST1D, foundation_encoder  # noqa: E402
+from ucr import command, device_info, versions  # noqa: E402
+
+BUDGETS = (0.01, 0.1, 1.0)
+# fit() for one adaptation run. Longer than fmlab.adapt.compare.RUNS (50 steps on cpu): 4,000 labels need more.
+RUNS = {"smoke": dict(steps=5, batch_size=32), "cpu": dict(steps=400, batch_size=64),
+        "gpu": dict(steps=3000, batch_size=128)}
+REFERENCES = {
+    "source": "Greydanus 2020, 'Scaling down deep learning' (MNIST-1D), the results table of the paper and of "
+              "github.com/greydanus/mnist1d: test accuracy with the 4,000 training samples",
+    "accuracy": {"logistic regression": 0.32, "MLP": 0.68, "CNN": 0.94, "GRU": 0.91, "human expert": 0.96},
+}
+AIM = ("CNN", 0.94)
+
+
+def paper_split(profile: str) -> tuple[SignalDataset, SignalDataset]:
+    """The paper's 4,000 / 1,000 split (smoke: 400 / 200 of it, to stay fast)."""
+    ds = load("mnist1d", **MNIST1D)
+    train, test = ds.take(torch.arange(4000)), ds.take(torch.arange(4000, 5000))
+    if profile == "smoke":
+        train, test = train.take(torch.arange(400)), test.take(torch.arange(200))
+    return train, test
+
+
+def as_pile_shape(data: SignalDataset) -> SignalDataset:
+    """The signals as the foundation encoder saw its pile: resampled to LENGTH and z-normalised per series."""
+    return SignalDataset(univariate(data, LENGTH), data.y, data.classes, data.fs, name=f"{data.name}@{LENGTH}")
+
+
+def probe_row(encoder, train, test, seeds) -> dict:
+    """Logistic regression on frozen features at every budget: {budget name: [accuracy per seed]}."""
+    f_train, f_test = features(encoder, train), features(encoder, test)
+    out = {}
+    for budget in BUDGETS:
+        accs = []
+        for seed in seeds:
+            idx = label_index(train, budget, seed)
+            accs.append(probe_accuracy(f_train[idx], train.y[idx], f_test, test.y))
+        out[budget_name(budget)] = accs
+    return out
+
+
+def label_index(train: SignalDataset, budget: float, seed: int) -> torch.Tensor:
+    """The rows of ``train`` that label_budget draws (tagged through meta, so the draw is the same as compare's)."""
+    tagged = SignalDataset(train.x, train.y, train.classes, train.fs, {"row": torch.arange(len(train))},
+                           name=train.name)
+    return label_budget(tagged, budget, seed).meta["row"]
+
+
+def plain(value):
+    if hasattr(value, "item"):
+        value = value.item()
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "gpu"])
+    ap.add_argument("--objectives", nargs="+", default=list(OBJECTIVES))
+    ap.add_argument("--foundation", nargs="*", default=["mae"], help="pile-pretrained encoders to include")
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds of the trained runs")
+    ap.add_argument("--probe-seeds", nargs="+", type=int, default=[0, 1, 2], help="label draws of the logreg probe")
+    ap.add_argument("--full-grid", type=int, default=2, help="how many of the strongest encoders get every strategy")
+    ap.add_argument("--threads", type=int)
+    ap.add_argument("--out", help="result file (default: benchmarks/results/mnist1d-<profile>.json)")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    run = RUNS[args.profile]
+    t_all = time.perf_counter()
+    train, test = paper_split(args.profile)
+    print(f"mnist1d: train {len(train)}, test {len(test)}; budgets {[budget_name(b) for b in BUDGETS]}; "
+          f"{run['steps']} steps of batch {run['batch_size']} per run; seeds {args.seeds}", flush=True)
+
+    encoders, data, seconds = {}, {}, {}
+    torch.manual_seed(0)
+    encoders["random init"] = Encoder(encoder_config(get_profile(args.profile).size, train))
+    for objective in args.objectives:
+        t0 = time.perf_counter()
+        encoders[objective] = pretrained(objective, "mnist1d", args.profile, progress=False)[0].encoder.eval()
+        seconds[f"pretrain {objective}"] = round(time.perf_counter() - t0, 1)
+    pile_data = (as_pile_shape(train), as_pile_shape(test))
+    for objective in args.foundation:
+        t0 = time.perf_counter()
+        encoders[f"foundation {objective}"] = foundation_encoder(objective, args.profile, 0)[0]
+        data[f"foundation {objective}"] = pile_data
+        seconds[f"pretrain foundation {objective}"] = round(time.perf_counter() - t0, 1)
+
+    probes = {}
+    for name, enc in encoders.items():
+        tr, te = data.get(name, (train, test))
+        probes[name] = probe_row(enc, tr, te, args.probe_seeds)
+        print(f"logreg probe {name:<24} " + "  ".join(f"{b} {sum(a) / len(a):.3f}" for b, a in probes[name].items()),
+              flush=True)
+    ranked = sorted(encoders, key=lambda n: -sum(probes[n]["100%"]) / len(args.probe_seeds))
+    full = [n for n in ranked if n != "random init"][:args.full_grid]
+    print(f"every strategy on: {full}; the logistic-regression probe only on the others", flush=True)
+
+    tables = {}
+    for name in full:
+        t0 = time.perf_counter()
+        tr, te = data.get(name, (train, test))
+        tables[name] = compare(encoders[name], tr, te, strategies=ADAPTATIONS, budgets=BUDGETS, seeds=args.seeds,
+                               **run)
+        seconds[f"adapt {name}"] = round(time.perf_counter() - t0, 1)
+    t0 = time.perf_counter()
+    tables["baselines"] = compare(encoders["random init"], train, test, strategies=("from_scratch", "minirocket"),
+                                  budgets=BUDGETS, seeds=args.seeds, **run)
+    seconds["baselines"] = round(time.perf_counter() - t0, 1)
+
+    summary = {}
+    for name, table in tables.items():
+        for r in summarize(table).to_dict(orient="records"):
+            row = r["strategy"] if name == "baselines" else f"{name} / {r['strategy']}"
+            summary.setdefault(row, {})[r["budget_name"]] = {"accuracy": r["accuracy"], "sd": plain(r["accuracy_sd"]),
+                                                             "labels": r["labels"]}
+    for name, per in probes.items():
+        summary[f"{name} / logreg probe"] = {b: {"accuracy": sum(a) / len(a), "sd": plain(torch.tensor(a).std().item())
+                                                 if len(a) > 1 else None, "labels": None} for b, a in per.items()}
+    # The aim is about the pretrained encoders: baselines (MiniRocket, from scratch) and random init are context.
+    ours = [r for r in summary if " / " in r and not r.startswith("random init")]
+    best_row = max(ours, key=lambda r: summary[r]["100%"]["accuracy"])
+    best = summary[best_row]["100%"]["accuracy"]
+    aim = {"reference": AIM[0], "reference_accuracy": AIM[1], "best": best_row, "accuracy": best,
+           "gap_points": round(100 * (best - AIM[1]), 1), "aim_holds": best >= AIM[1]}
+    print(f"\n{'mnist1d test accuracy (mean over seeds)':<48}" + "".join(f"{budget_name(b):>9}" for b in BUDGETS))
+    for row in sorted(summary, key=lambda r: -summary[r]["100%"]["accuracy"]):
+        print(f"{row:<48}" + "".join(f"{summary[row][budget_name(b)]['accuracy']:>9.3f}" for b in BUDGETS))
+    for ref, acc in REFERENCES["accuracy"].items():
+        print(f"{ref + ' (paper, 4000 labels)':<48}{'':>18}{acc:>9.3f}")
+    print(f"\nbest pretrained encoder with 4,000 labels: {best_row} {best:.3f}; the paper's CNN {AIM[1]:.2f}: "
+          f"{'REACHED' if aim['aim_holds'] else 'NOT reached'} ({aim['gap_points']:+.1f} points)")
+
+    out = Path(args.out) if args.out else Path(__file__).parent / "results" / f"mnist1d-{args.profile}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({
+        "benchmark": "mnist1d", "profile": args.profile, "command": command(__file__, argv), "device": device_info(),
+        "threads": torch.get_num_threads(), "versions": versions(), "seeds": args.seeds,
+        "probe_seeds": args.probe_seeds, **run,
+        "train": len(train), "test": len(test), "budgets": {budget_name(b): b for b in BUDGETS},
+        "full_grid": full, "references": REFERENCES, "seconds": seconds,
+        "total_s": round(time.perf_counter() - t_all, 1), "summary": summary, "aim": aim,
+        "runs": {name: [{k: plain(v) for k, v in r.items()} for r in t.to_dict(orient="records")]
+                 for name, t in tables.items()}}, indent=1))
+    print(f"\nwrote {out}")
+
+
+if __name__ == "__main__":
+    main()

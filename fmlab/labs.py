@@ -1,0 +1,137 @@
+"""Course-lab mode: the student versions of the notebooks (``fmlab labs build --out DIR``).
+
+An exercise is a code cell holding a small function whose body, the reference solution, sits between
+nbgrader's markers, followed by a check cell:
+
+    def masked_mse(pred, target, masked):
+        \"\"\"...\"\"\"
+        ### BEGIN SOLUTION
+        ...
+        ### END SOLUTION
+
+    fmlab.check.masked_mse(masked_mse)
+
+``build`` writes every numbered notebook with each solution (markers included) replaced by
+``raise NotImplementedError("write this: ...")`` at the same indentation, and every output cleared. The
+check cells and the ``parameters`` cell stay; notebooks without exercises are copied unchanged, so the
+student folder is the whole course. The rest of a notebook calls fmlab, not the student's function, so a
+student notebook runs past an exercise once it is written.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+_DEF = re.compile(r"^\s*def (\w+)\(")
+
+
+def _function_before(lines: list[str], index: int) -> str:
+    """The name of the nearest ``def`` above line ``index`` (what the student is to write)."""
+    for line in reversed(lines[:index]):
+        if m := _DEF.match(line):
+            return m.group(1)
+    return "this part"
+
+
+def strip_solutions(source: str, where: str = "a cell") -> str:
+    """``source`` with each BEGIN … END SOLUTION region, markers included, replaced by a raise of
+    NotImplementedError at the marker's indentation; ValueError if the markers do not pair up."""
+    lines, kept, opened = source.splitlines(), [], None
+    for i, line in enumerate(lines):
+        marker = line.strip()
+        if marker == BEGIN:
+            if opened is not None:
+                raise ValueError(f"labs: {where}: a second {BEGIN!r} on line {i + 1} before the {END!r} of the one on "
+                                 f"line {opened + 1}; close each solution before opening the next")
+            opened = i
+            indent = line[: len(line) - len(line.lstrip())]
+            name = _function_before(lines, i)
+            kept.append(f'{indent}raise NotImplementedError("write this: the body of {name}, '
+                        f'then run the check below")')
+        elif marker == END:
+            if opened is None:
+                raise ValueError(f"labs: {where}: {END!r} on line {i + 1} without a {BEGIN!r} above it; "
+                                 f"put {BEGIN!r} on the first line of the solution")
+            opened = None
+        elif opened is None:
+            kept.append(line)
+    if opened is not None:
+        raise ValueError(f"labs: {where}: {BEGIN!r} on line {opened + 1} is never closed; put {END!r} after the "
+                         f"solution's last line")
+    return "\n".join(kept)
+
+
+def _has_marker(source: str, marker: str) -> bool:
+    return any(line.strip() == marker for line in source.splitlines())
+
+
+def is_exercise(cell) -> bool:
+    return cell.cell_type == "code" and _has_marker(cell.source, BEGIN)
+
+
+def exercise_name(source: str) -> str:
+    """The function an exercise cell asks for: the nearest ``def`` above its first BEGIN marker."""
+    lines = source.splitlines()
+    return _function_before(lines, next(i for i, line in enumerate(lines) if line.strip() == BEGIN))
+
+
+def exercises_in(directory: str | Path | None = None) -> dict[str, list[tuple[str, str, int]]]:
+    """{notebook stem: [(function name, exercise cell source, cell index), ...]} for the notebooks with exercises."""
+    import nbformat
+    from .report import notebooks
+    found = {}
+    for path in notebooks(directory):
+        cells = nbformat.read(path, as_version=4).cells
+        if exercises := [(exercise_name(c.source), c.source, i) for i, c in enumerate(cells) if is_exercise(c)]:
+            found[path.stem] = exercises
+    return found
+
+
+def student_notebook(nb, where: str = "notebook"):
+    """A copy of ``nb`` (an nbformat notebook) with solutions stripped and every output cleared."""
+    import copy
+    nb = copy.deepcopy(nb)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        cell.source = strip_solutions(cell.source, f"{where}, cell {i}")
+        cell.outputs, cell.execution_count = [], None
+    return nb
+
+
+def build(out: str | Path, notebooks: str | Path | None = None) -> list[Path]:
+    """Write the student version of every numbered notebook in ``notebooks`` (default: the course's) into
+    ``out``; returns the written paths, in order."""
+    import nbformat
+    from .report import REPO
+    from .report import notebooks as numbered
+    source = Path(notebooks or REPO / "notebooks").resolve()
+    out = Path(out).resolve()
+    if out == source:
+        raise ValueError(f"labs build: --out {out} is the folder of the instructor notebooks, and writing there "
+                         f"would delete their solutions; choose another folder, e.g. --out ~/fmlab-labs")
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in numbered(source):
+        nb = nbformat.read(path, as_version=4)
+        target = out / path.name
+        if any(_has_marker(c.source, m) for c in nb.cells if c.cell_type == "code" for m in (BEGIN, END)):
+            nbformat.write(student_notebook(nb, path.name), target)
+        else:
+            shutil.copyfile(path, target)
+        written.append(target)
+    return written
+
+
+def main(args) -> int:
+    """``fmlab labs build --out DIR [--notebooks DIR]``: build, then list what was written."""
+    paths = build(args.out, args.notebooks)
+    exercises = exercises_in(args.notebooks)
+    for path in paths:
+        names = [name for name, _, _ in exercises.get(path.stem, [])]
+        print(f"{path.name:<26} " + (f"exercises: {', '.join(names)}" if names else "no exercises (copied)"))
+    print(f"student notebooks in {paths[0].parent}: open them in JupyterLab; each check cell says whether the "
+          f"function above it is right")
+    return 0

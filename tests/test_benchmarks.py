@@ -1,0 +1,105 @@
+"""The pile, the benchmark plots, and the two real-data benchmarks run end to end in the smoke profile."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from fmlab.data.core import SignalDataset
+from fmlab.data.pile import make_pile, univariate
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _data(n=6, c=2, t=30, name="toy", seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return SignalDataset(3 + 5 * torch.randn(n, c, t, generator=g), torch.arange(n) % 2, ["a", "b"], 10.0, name=name)
+
+
+def test_univariate_splits_channels_resamples_and_normalises():
+    ds = _data()
+    x = univariate(ds, length=64)
+    assert x.shape == (12, 1, 64)
+    assert torch.allclose(x.mean(-1), torch.zeros(12), atol=1e-5)
+    assert torch.allclose(x.std(-1, unbiased=False), torch.ones(12), atol=1e-4)
+    # sample 0's two channels come first, in order: row 1 is channel 1 of sample 0, resampled then normalised
+    r = torch.nn.functional.interpolate(ds.x[None, 0, 1:2], size=64, mode="linear", align_corners=True)[0, 0]
+    assert torch.allclose(r[[0, -1]], ds.x[0, 1, [0, -1]])  # end points kept
+    assert torch.allclose(x[1, 0], (r - r.mean()) / r.std(unbiased=False), atol=1e-4)
+
+
+def test_univariate_constant_series_become_zeros():
+    ds = SignalDataset(torch.ones(2, 1, 10), torch.zeros(2, dtype=torch.int64), ["a"], 1.0)
+    assert torch.equal(univariate(ds, 16), torch.zeros(2, 1, 16))
+
+
+def test_make_pile_caps_each_source_and_tags_it():
+    pile = make_pile([_data(n=10, c=3, name="a"), _data(n=4, c=1, t=50, name="b")], length=32, per_source=20, seed=1)
+    assert pile.x.shape == (24, 1, 32)
+    assert pile.meta["source"].tolist() == [0] * 20 + [1] * 4
+    assert pile.classes == ["unlabelled"] and pile.name == "pile(a+b)"
+    again = make_pile([_data(n=10, c=3, name="a"), _data(n=4, c=1, t=50, name="b")], length=32, per_source=20, seed=1)
+    assert torch.equal(pile.x, again.x)
+
+
+@pytest.mark.parametrize("bad, message", [(dict(length=1), "length"), (dict(per_source=0), "per_source")])
+def test_pile_bad_arguments_say_what_was_expected(bad, message):
+    with pytest.raises(ValueError, match=message):
+        make_pile([_data()], **bad)
+    with pytest.raises(ValueError, match="at least one"):
+        make_pile([])
+
+
+def _run(script: str, out: Path, *args: str) -> dict:
+    env = {**os.environ, "FMLAB_DEVICE": "cpu"}
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), "--profile", "smoke", "--seeds", "0",
+                           "--out", str(out), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return json.loads(out.read_text())
+
+
+@pytest.fixture(scope="module")
+def ucr_result(tmp_path_factory):
+    return _run("ucr.py", tmp_path_factory.mktemp("ucr") / "ucr.json", "--datasets", "ItalyPowerDemand",
+                "--objectives", "mae", "--foundation", "mae")
+
+
+@pytest.fixture(scope="module")
+def mnist1d_result(tmp_path_factory):
+    return _run("mnist1d.py", tmp_path_factory.mktemp("mnist1d") / "mnist1d.json", "--objectives", "mae",
+                "--foundation", "--full-grid", "1", "--probe-seeds", "0")
+
+
+def test_ucr_benchmark_writes_its_results(ucr_result):
+    r = ucr_result
+    assert r["benchmark"] == "ucr" and r["profile"] == "smoke" and r["seeds"] == [0]
+    assert r["command"].startswith("python benchmarks/ucr.py") and r["device"] and r["versions"]["torch"]
+    table = r["summary"]["ItalyPowerDemand"]
+    assert set(table) == {"random init", "mae", "foundation mae", "MiniRocket (measured)", "1NN-DTW (measured)"}
+    assert all(0.0 <= v <= 1.0 for v in table.values())
+    assert all(ref["source"] and ref["accuracy"]["ItalyPowerDemand"] for ref in r["references"].values())
+    assert r["verdict"]["datasets"] == 1 and isinstance(r["verdict"]["aim_holds"], bool)
+
+
+def test_mnist1d_benchmark_writes_its_results(mnist1d_result):
+    r = mnist1d_result
+    assert r["benchmark"] == "mnist1d" and r["command"].startswith("python benchmarks/mnist1d.py")
+    assert set(r["budgets"]) == {"1%", "10%", "100%"} and r["full_grid"] == ["mae"]
+    assert {"mae / lora", "mae / full_finetune", "random init / logreg probe", "from_scratch", "minirocket",
+            "mae / logreg probe"} <= set(r["summary"])
+    assert all(0.0 <= b["accuracy"] <= 1.0 for row in r["summary"].values() for b in row.values())
+    assert r["references"]["accuracy"]["CNN"] == 0.94
+    assert r["aim"]["best"].startswith("mae /") and isinstance(r["aim"]["aim_holds"], bool)
+
+
+def test_benchmark_plots_draw_the_saved_results(ucr_result, mnist1d_result):
+    from fmlab.viz.benchmarks import plot_label_efficiency, plot_ucr
+    assert plot_ucr(ucr_result).axes[0].patches
+    assert plot_label_efficiency(mnist1d_result).axes[0].lines
+    with pytest.raises(ValueError, match="expected the dict that benchmarks/ucr.py writes"):
+        plot_ucr(mnist1d_result)

@@ -1,0 +1,169 @@
+"""fmlab.check: every check accepts the reference solution (taken from the instructor notebooks) and rejects
+plausible wrong answers with a message that says what is wrong."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+import fmlab
+from fmlab.check import CheckFailed
+from fmlab.labs import exercises_in
+
+
+@pytest.fixture(scope="module")
+def solutions() -> dict:
+    """{exercise name: the instructor's function}, defined by running each exercise cell of the notebooks."""
+    found = {}
+    for notebook, cells in exercises_in().items():
+        for name, source, _ in cells:
+            scope = {"torch": torch, "F": F}
+            exec(source, scope)  # noqa: S102 - our own notebooks' exercise cells
+            found[name] = scope[name]
+    return found
+
+
+def test_every_check_has_a_solution_in_the_notebooks(solutions):
+    assert sorted(solutions) == sorted(fmlab.check.EXERCISES)
+
+
+@pytest.mark.parametrize("name", fmlab.check.EXERCISES)
+def test_check_accepts_the_reference_solution(solutions, name, capsys):
+    getattr(fmlab.check, name)(solutions[name])
+    assert capsys.readouterr().out.startswith(f"✓ {name}: ")
+
+
+@pytest.mark.parametrize("name", fmlab.check.EXERCISES)
+def test_unwritten_function_asks_to_write_it_first(name):
+    def unwritten(*args, **kwargs):
+        raise NotImplementedError("write this")
+    with pytest.raises(NotImplementedError, match="write the function first"):
+        getattr(fmlab.check, name)(unwritten)
+
+
+def test_a_crash_in_the_students_code_names_the_case():
+    def mismatched(batch, tokens, ratio, generator=None):
+        return torch.zeros(batch, tokens, dtype=torch.bool) | torch.zeros(tokens + 1, dtype=torch.bool)
+    with pytest.raises(CheckFailed, match=r"your function raised RuntimeError: .*\(case: batch 4, 16 tokens"):
+        fmlab.check.random_token_mask(mismatched)
+
+
+def test_passing_the_result_instead_of_the_function_is_explained():
+    with pytest.raises(CheckFailed, match="pass it without calling it"):
+        fmlab.check.masked_mse(torch.tensor(0.5))
+
+
+def _mask_from_noise(noise, ratio):
+    b, n = noise.shape
+    return torch.zeros(b, n, dtype=torch.bool).scatter_(1, noise.argsort(1)[:, :round(ratio * n)], True)
+
+
+WRONG = {
+    "random_token_mask": [
+        ("fixed order", lambda b, n, r, g=None: torch.arange(n).expand(b, n) < round(r * n),
+         "every sample in the batch hides the same tokens"),
+        ("one order for the batch", lambda b, n, r, g=None: _mask_from_noise(torch.rand(1, n, generator=g).expand(b, n), r),
+         "the token order is not random across the batch"),
+        ("rand < ratio", lambda b, n, r, g=None: torch.rand(b, n, generator=g) < r, "expected round("),
+        ("truncating", lambda b, n, r, g=None: torch.zeros(b, n, dtype=torch.bool).scatter_(
+            1, torch.rand(b, n, generator=g).argsort(1)[:, :int(r * n)], True), "hides 6 of 10 tokens"),
+        ("ignores the generator", lambda b, n, r, g=None: _mask_from_noise(torch.rand(b, n), r),
+         "generators seeded the same gave different masks"),
+        ("float mask", lambda b, n, r, g=None: _mask_from_noise(torch.rand(b, n, generator=g), r).float(),
+         "return a bool tensor"),
+        ("returns keep too", lambda b, n, r, g=None: (None, _mask_from_noise(torch.rand(b, n, generator=g), r)),
+         "return only masked"),
+        ("biased: hides from the first half", lambda b, n, r, g=None: _mask_from_noise(
+            torch.rand(b, n, generator=g) + torch.arange(n) / n, r), "not at random"),
+    ],
+    "masked_mse": [
+        ("over visible tokens", lambda p, t, m: ((p - t) ** 2).mean(-1)[~m].mean(), "scores the visible tokens"),
+        ("over every token", lambda p, t, m: ((p - t) ** 2).mean(), "averages over every token"),
+        ("divides by all tokens", lambda p, t, m: (((p - t) ** 2).mean(-1) * m).mean(), "divide by the number of hidden"),
+        ("sum over L", lambda p, t, m: ((p - t) ** 2).sum(-1)[m].mean(), "sum the squared errors over each patch"),
+        ("absolute error", lambda p, t, m: (p - t).abs().mean(-1)[m].mean(), "absolute errors"),
+        ("detached", lambda p, t, m: ((p - t) ** 2).mean(-1)[m].mean().detach(), "no gradient flows"),
+        ("a float", lambda p, t, m: ((p - t) ** 2).mean(-1)[m].mean().item(), "should return a single number"),
+        ("per sample", lambda p, t, m: (((p - t) ** 2).mean(-1) * m).sum(1) / m.sum(1), "returned shape (4,)"),
+    ],
+    "spectrum_target": [
+        ("full FFT", lambda p, eps=1e-3: torch.log(torch.fft.fft(p, dim=-1).abs() + eps), "use torch.fft.rfft"),
+        ("no log", lambda p, eps=1e-3: torch.fft.rfft(p, dim=-1).abs(), "take its log"),
+        ("no eps", lambda p, eps=1e-3: torch.log(torch.fft.rfft(p, dim=-1).abs()), "patch of zeros gives -inf"),
+        ("power", lambda p, eps=1e-3: torch.log(torch.fft.rfft(p, dim=-1).abs() ** 2 + eps), "log of the power"),
+        ("complex", lambda p, eps=1e-3: torch.fft.rfft(p, dim=-1), "your target is complex"),
+        ("log10", lambda p, eps=1e-3: torch.log10(torch.fft.rfft(p, dim=-1).abs() + eps), "you use log10"),
+        ("over tokens", lambda p, eps=1e-3: torch.log(torch.fft.rfft(p, dim=1).abs() + eps), "over its last dimension"),
+    ],
+    "nt_xent_loss": [
+        ("no temperature", lambda z1, z2, t=0.1: fmlab.pretrain.nt_xent(z1, z2, 1.0), "without the temperature"),
+        ("positive mis-indexed", lambda z1, z2, t=0.1: F.cross_entropy(
+            (lambda z: (z @ z.T / t).fill_diagonal_(float("-inf")))(F.normalize(torch.cat([z1, z2]), dim=-1)),
+            torch.cat([torch.arange(len(z1)), torch.arange(len(z1))])), "positives are mis-indexed"),
+        ("not normalised", lambda z1, z2, t=0.1: F.cross_entropy(
+            (lambda z: (z @ z.T / t).fill_diagonal_(float("-inf")))(torch.cat([z1, z2])),
+            torch.cat([torch.arange(len(z1), 2 * len(z1)), torch.arange(len(z1))])), "not cosine similarities"),
+        ("self not removed", lambda z1, z2, t=0.1: F.cross_entropy(
+            (lambda z: z @ z.T / t)(F.normalize(torch.cat([z1, z2]), dim=-1)),
+            torch.cat([torch.arange(len(z1), 2 * len(z1)), torch.arange(len(z1))])), "competes with itself"),
+        ("only z1 against z2", lambda z1, z2, t=0.1: F.cross_entropy(
+            F.normalize(z1, dim=-1) @ F.normalize(z2, dim=-1).T / t, torch.arange(len(z1))), "concatenate z1 and z2"),
+        ("detached", lambda z1, z2, t=0.1: fmlab.pretrain.nt_xent(z1.detach(), z2.detach(), t), "no gradient flows"),
+        ("one side detached", lambda z1, z2, t=0.1: fmlab.pretrain.nt_xent(z1, z2.detach(), t),
+         "wrong gradient with respect to z2"),
+    ],
+    "ema_step": [
+        ("weights swapped", torch.no_grad()(lambda t, o, m: [q.mul_(1 - m).add_(p, alpha=m) for q, p in
+                                                             zip(t.parameters(), o.parameters())]),
+         "the weights are swapped"),
+        ("not in place", torch.no_grad()(lambda t, o, m: [m * q + (1 - m) * p for q, p in
+                                                          zip(t.parameters(), o.parameters())]),
+         "left the target's weights unchanged"),
+        ("without no_grad", lambda t, o, m: [q.mul_(m).add_(p, alpha=1 - m) for q, p in
+                                             zip(t.parameters(), o.parameters())], "carry gradient history"),
+        ("moves the online model", torch.no_grad()(lambda t, o, m: [(q.mul_(m).add_(p, alpha=1 - m), p.copy_(q)) for
+                                                                    q, p in zip(t.parameters(), o.parameters())]),
+         "changed the online model"),
+        ("copies the online model", torch.no_grad()(lambda t, o, m: [q.copy_(p) for q, p in
+                                                                     zip(t.parameters(), o.parameters())]),
+         "became a copy of the online model"),
+    ],
+    "lora_forward": [
+        ("no scaling", lambda x, w, b, A, B, alpha: F.linear(x, w, b) + x @ A.T @ B.T, "update is not scaled"),
+        ("scaled by alpha", lambda x, w, b, A, B, alpha: F.linear(x, w, b) + alpha * x @ A.T @ B.T,
+         "you scale the update by alpha"),
+        ("no bias", lambda x, w, b, A, B, alpha: x @ w.T + alpha / len(A) * x @ A.T @ B.T, "misses the frozen layer's bias"),
+        ("update only", lambda x, w, b, A, B, alpha: alpha / len(A) * x @ A.T @ B.T, "only the low-rank update"),
+        ("A, B detached", lambda x, w, b, A, B, alpha: F.linear(x, w, b) + alpha / len(A) * x @ A.detach().T @ B.detach().T,
+         "no correct gradient reaches A"),
+    ],
+    "prepend_prompts": [
+        ("appended", lambda c, p, t: torch.cat([c.expand(len(t), -1, -1), t, p.expand(len(t), -1, -1)], 1),
+         "come after the signal tokens"),
+        ("before CLS", lambda c, p, t: torch.cat([p.expand(len(t), -1, -1), c.expand(len(t), -1, -1), t], 1),
+         "come before CLS"),
+        ("no CLS", lambda c, p, t: torch.cat([p.expand(len(t), -1, -1), t], 1), "CLS is missing"),
+        ("prompts detached", lambda c, p, t: torch.cat([c.expand(len(t), -1, -1), p.detach().expand(len(t), -1, -1), t], 1),
+         "no correct gradient reaches the prompts"),
+    ],
+}
+
+
+def test_every_check_has_wrong_answers():
+    assert set(WRONG) == set(fmlab.check.EXERCISES)
+
+
+@pytest.mark.parametrize("name, label, wrong, says", [(name, *w) for name, ws in WRONG.items() for w in ws],
+                         ids=[f"{name}: {w[0]}" for name, ws in WRONG.items() for w in ws])
+def test_check_rejects_a_wrong_answer_and_says_why(name, label, wrong, says):
+    with pytest.raises(CheckFailed) as caught:
+        getattr(fmlab.check, name)(wrong)
+    message = str(caught.value)
+    assert message.startswith(f"{name}: ")
+    assert says in message, f"{label}: the message does not say {says!r}: {message}"
+
+
+def test_a_check_leaves_the_notebooks_random_numbers_alone(solutions):
+    """Checks draw random cases (and ema_step builds models); the notebook's next torch.randn must not change."""
+    state = torch.random.get_rng_state()
+    for name in fmlab.check.EXERCISES:
+        getattr(fmlab.check, name)(solutions[name])
+    assert torch.equal(torch.random.get_rng_state(), state)
