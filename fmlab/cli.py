@@ -3,7 +3,8 @@
 ``fmlab explore [--port N] [--profile P]``: the explorer notebook (07) as a Voila page on 127.0.0.1;
 ``fmlab pretrain --objective mae --data eeg --size medium [--steps N] [--out DIR]``: one pretraining run
 (under ``torchrun --nproc_per_node=N`` it trains on N processes with DistributedDataParallel);
-``fmlab labs build --out DIR``: the student versions of the notebooks."""
+``fmlab labs build --out DIR [--force]``: the student versions of the notebooks.
+An error prints one line saying what went wrong and how to fix it; ``--debug`` prints the traceback too."""
 from __future__ import annotations
 
 import argparse
@@ -25,6 +26,18 @@ def _param(text: str) -> tuple[str, object]:
         return key, json.loads(value)
     except json.JSONDecodeError:
         return key, value
+
+
+def _whole(text: str) -> int:
+    """argparse type: a whole number >= 1 (so --steps 0 cannot quietly mean "the profile's default")."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}; leave the option out for "
+                                         f"the profile's default")
+    return value
 
 
 def port_is_free(port: int) -> bool:
@@ -66,36 +79,58 @@ def explore(port: int | None, profile: str | None) -> int:
     return 0  # not reached: the process is Voila now
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="on an error, print the full traceback")
     parser = argparse.ArgumentParser(prog="fmlab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    rep = sub.add_parser("report", help="execute the notebooks with papermill into an HTML report")
+    rep = sub.add_parser("report", parents=[common], help="execute the notebooks with papermill into an HTML report")
     rep.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "gpu"])
     rep.add_argument("--only", action="append", help="a notebook name or prefix (repeatable), e.g. 00")
     rep.add_argument("--param", action="append", type=_param, default=[], help="key=value injected into notebooks")
     rep.add_argument("--out", help="report folder (default reports/<profile>-<timestamp>)")
-    rep.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell")
+    rep.add_argument("--timeout", type=_whole, default=1800, help="seconds allowed per cell")
     rep.add_argument("--notebooks", help="folder of NN_name.ipynb notebooks (default: the course's)")
-    exp = sub.add_parser("explore", help="serve the explorer notebook (07) as a Voila page on 127.0.0.1")
+    exp = sub.add_parser("explore", parents=[common],
+                         help="serve the explorer notebook (07) as a Voila page on 127.0.0.1")
     exp.add_argument("--port", type=int, help=f"port (default: the first free one from {DEFAULT_PORT})")
     exp.add_argument("--profile", choices=["smoke", "cpu", "gpu"],
                      help="model size (default: FMLAB_PROFILE, else cpu)")
-    pre = sub.add_parser("pretrain", help="pretrain one encoder (torchrun: several processes, DDP)")
+    pre = sub.add_parser("pretrain", parents=[common], help="pretrain one encoder (torchrun: several processes, DDP)")
     pre.add_argument("--objective", default="mae", help="mae | spectrum | contrastive | jepa")
-    pre.add_argument("--data", default="eeg", help="eeg | mnist1d | ucr:NAME")
+    pre.add_argument("--data", default="eeg", help="eeg | mnist1d | ucr:NAME | pile (the broad corpus of datasets/pile.md)")
     pre.add_argument("--profile", choices=["smoke", "cpu", "gpu"], help="default: FMLAB_PROFILE, else cpu")
     pre.add_argument("--size", help="encoder preset: tiny | small | medium | base (default: the profile's)")
-    pre.add_argument("--steps", type=int, help="optimisation steps (default: the profile's)")
-    pre.add_argument("--batch-size", type=int, help="samples per step on each process (default: the profile's)")
+    pre.add_argument("--steps", type=_whole, help="optimisation steps (default: the profile's)")
+    pre.add_argument("--batch-size", type=_whole, help="samples per step on each process (default: the profile's)")
     pre.add_argument("--seed", type=int, default=0)
     pre.add_argument("--compile", action="store_true", help="torch.compile the model (saved keys stay clean)")
     pre.add_argument("--out", help="folder for the run (default: the cache entry notebooks load from)")
     labs = sub.add_parser("labs", help="course-lab mode: the student versions of the notebooks")
     labs_sub = labs.add_subparsers(dest="labs_command", required=True)
-    build = labs_sub.add_parser("build", help="write the student notebooks (solutions replaced by exercises)")
+    build = labs_sub.add_parser("build", parents=[common],
+                                help="write the student notebooks (solutions replaced by exercises)")
     build.add_argument("--out", required=True, help="folder to write the student notebooks into")
     build.add_argument("--notebooks", help="folder of the instructor notebooks (default: the course's)")
-    args = parser.parse_args(argv)
+    build.add_argument("--force", action="store_true",
+                       help="overwrite student notebooks in --out that differ from the build (their edits are lost)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except Exception as e:  # noqa: BLE001 - one clear line for the person at the terminal; --debug for the rest
+        if args.debug:
+            raise
+        print(f"fmlab {args.command}: {e if isinstance(e, ValueError) else f'{type(e).__name__}: {e}'}\n"
+              f"(run again with --debug for the traceback)", file=sys.stderr)
+        return 1
+
+
+def run(args: argparse.Namespace) -> int:
+    """Do what the parsed command line ``args`` asks; returns the exit status."""
     if args.command == "explore":
         return explore(args.port, args.profile)
     if args.command == "pretrain":

@@ -62,6 +62,30 @@ def mean(value: torch.Tensor) -> torch.Tensor:
     return total / dist.get_world_size()
 
 
+def _flag_device() -> torch.device:
+    """Where a collective's tensor must live: NCCL reduces on the GPU, gloo on the CPU."""
+    return torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+
+
+def any_process(flag: bool) -> bool:
+    """Whether ``flag`` holds on any process (``flag`` itself without a group), e.g. "I was interrupted", so
+    that every process takes the same branch."""
+    if not active():
+        return flag
+    total = torch.tensor([float(flag)], device=_flag_device())
+    dist.all_reduce(total, op=dist.ReduceOp.MAX)
+    return bool(total.item())
+
+
+def from_main(value):
+    """Rank 0's ``value`` (any picklable object) on every process; ``value`` itself without a group."""
+    if not active():
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
 def wrap(model: torch.nn.Module, dev: torch.device) -> torch.nn.Module:
     """``model`` in DistributedDataParallel when in a group (rank 0's weights are copied to every process),
     else ``model`` itself."""

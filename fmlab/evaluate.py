@@ -24,8 +24,11 @@ def _name(data) -> str:
 
 
 @torch.no_grad()
-def features(encoder, data: SignalDataset | torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """Pooled features [N, D] of data.x [N, C, T] on the CPU (the encoder runs in eval mode on its own device)."""
+def features(encoder, data: SignalDataset | torch.Tensor, batch_size: int = 256,
+             per_channel: bool = False) -> torch.Tensor:
+    """Pooled features [N, D] of data.x [N, C, T] on the CPU (the encoder runs in eval mode on its own device).
+    per_channel: each channel pooled on its own, side by side: [N, C * D]. A dataset of series of several
+    lengths (``meta["length"]``, padded at the end) is encoded with its padding masked out."""
     x = data.x if isinstance(data, SignalDataset) else data
     if not isinstance(x, torch.Tensor) or x.dim() != 3:
         raise ValueError(f"features: expected a SignalDataset or a tensor [N, C, T], got {type(x).__name__} "
@@ -33,20 +36,20 @@ def features(encoder, data: SignalDataset | torch.Tensor, batch_size: int = 256)
     if len(x) == 0:
         raise ValueError(f"features: {_name(data)} is empty (shape {tuple(x.shape)}); check the split or label "
                          f"budget that produced it")
-    c = encoder.config
-    if tuple(x.shape[1:]) != (c.channels, c.length):
-        raise ValueError(f"features: the encoder was built for signals [C, T] = [{c.channels}, {c.length}], but "
-                         f"{_name(data)} holds [{x.shape[1]}, {x.shape[2]}]; use an encoder trained on this data "
-                         f"(fmlab.pretrain.pretrained(..., data=...)) or build one with "
-                         f"fmlab.pretrain.recipes.encoder_config(size, data)")
+    lengths = data.meta.get("length") if isinstance(data, SignalDataset) else None
+    inner = getattr(encoder, "encoder", encoder)  # a Classifier passes for its encoder
+    inner.check_input(x[:1], None if lengths is None else lengths[:1])
     was_training = encoder.training
     encoder.eval()
     dev = next(encoder.parameters()).device
+    kwargs = lambda i: {} if lengths is None else {"lengths": lengths[i:i + batch_size].to(dev)}
     try:
-        out = torch.cat([encoder.embed(x[i:i + batch_size].to(dev)).float().cpu() for i in range(0, len(x), batch_size)])
+        out = [(inner.embed(x[i:i + batch_size].to(dev), per_channel=True, **kwargs(i)).flatten(1) if per_channel
+                else encoder.embed(x[i:i + batch_size].to(dev), **kwargs(i))).float().cpu()
+               for i in range(0, len(x), batch_size)]
     finally:
         encoder.train(was_training)
-    return out
+    return torch.cat(out)
 
 
 def _check_pair(F: torch.Tensor, y: torch.Tensor, what: str) -> None:

@@ -18,20 +18,59 @@ from safetensors.torch import load_file, save_file
 from .models import Encoder, EncoderConfig
 from .profiles import cache_dir
 
-FORMAT = "fmlab.encoder/1"
+FORMAT = "fmlab.encoder/2"
+# Format 1 predates the shape-agnostic encoder: its encoders divided inputs by input_scale and embedded
+# channels by index, which format 2 spells norm="scale", channel_embed=True (the weights are the same).
+OLD_FORMATS = {"fmlab.encoder/1": dict(norm="scale", channel_embed=True, channel_independent=False)}
 
 
 @contextmanager
 def atomic_path(path: str | os.PathLike):
     """Yield a temporary path beside ``path``; on success move it over ``path`` in one step, so a
-    crash never leaves a half-written file where a good one was."""
+    crash never leaves a half-written file where a good one was.
+
+    The file gets the mode a plain open() gives (the old file's, else 0666 less the umask), so a shared
+    cache stays readable. The temporary file is named ``.<name>.<pid>-<host>.<random>.tmp``: the next
+    write of ``path`` removes those of writers on this machine whose process is gone (killed mid-write).
+    A full disk or an unwritable folder raises an OSError that names the path and what to do."""
+    import errno
+    import glob
+    import shutil
+    import zlib
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    host = f"{zlib.crc32(os.uname().nodename.encode()) if hasattr(os, 'uname') else 0:08x}"
+    if os.name == "posix":  # os.kill(pid, 0) only asks whether pid lives on POSIX
+        for stale in path.parent.glob(f".{glob.escape(path.name)}.*-{host}.*.tmp"):
+            pid = stale.name[len(path.name) + 2:].split("-", 1)[0]
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                stale.unlink(missing_ok=True)
+            except (ValueError, PermissionError):  # not ours to judge, or a live process of another user
+                pass
+    if path.exists():
+        mode = path.stat().st_mode & 0o777
+    else:
+        umask = os.umask(0o022)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}-{host}.", suffix=".tmp")
+    except OSError as e:
+        raise OSError(e.errno, f"cannot write {path}: {e.strerror} in {path.parent}; make the folder writable or "
+                               f"write elsewhere (the cache: set FMLAB_CACHE to a writable folder)") from None
     os.close(fd)
     try:
         yield tmp
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        free = shutil.disk_usage(path.parent).free / 2**20
+        raise OSError(e.errno, f"no space left to write {path} ({free:.1f} MiB free in {path.parent}); the previous "
+                               f"file, if any, is kept: free some space or write elsewhere") from None
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
@@ -58,6 +97,8 @@ def read_metadata(path: str | os.PathLike, expected_format: str = FORMAT, who: s
             meta = f.metadata() or {}
     except (SafetensorError, OSError) as e:
         raise ValueError(f"{who}: {path} is not a readable safetensors file ({e}); it may be truncated: delete it") from None
+    if expected_format == FORMAT and meta.get("format") in OLD_FORMATS:
+        return meta
     if meta.get("format") != expected_format:
         raise ValueError(f"{who}: {path} is not an fmlab {kind} (format {meta.get('format')!r}, expected "
                          f"{expected_format!r}); an encoder loads with fmlab.hub.load, a task delta with "
@@ -73,7 +114,8 @@ def config_diff(ours: EncoderConfig, theirs: EncoderConfig) -> dict[str, tuple]:
 def read_config(path: str | os.PathLike) -> tuple[EncoderConfig, dict]:
     """The config and info stored in an encoder file, without loading its weights."""
     meta = read_metadata(path)
-    return EncoderConfig.from_dict(json.loads(meta["config"])), json.loads(meta.get("info", "{}"))
+    config = {**json.loads(meta["config"]), **OLD_FORMATS.get(meta["format"], {})}
+    return EncoderConfig.from_dict(config), json.loads(meta.get("info", "{}"))
 
 
 def load(path: str | os.PathLike, into: Encoder | None = None, device=None) -> Encoder:
@@ -109,3 +151,34 @@ def load_or_train(name: str, config: EncoderConfig, train: Callable[[Encoder], o
     save(encoder, path, name=name, **settings)
     print(f"fmlab.hub: saved {name} to {path}")
     return encoder
+
+
+# -- the reference encoders committed with the kit ---------------------------------------------------
+REFERENCES = Path(__file__).parent / "references"
+
+
+def references() -> dict[str, dict]:
+    """{name: info} of every committed reference encoder: objective, size, steps, wall time, corpus, the
+    command that made it. Reading it loads no weights."""
+    return {p.stem: read_config(p)[1] for p in sorted(REFERENCES.glob("*.safetensors"))}
+
+
+def reference(name: str, device=None) -> Encoder:
+    """The committed reference encoder ``name`` (see ``references()``), in float32, in eval mode: no
+    training, no network. It takes any [B, C, T] up to its config's length (512 samples)."""
+    path = REFERENCES / f"{name}.safetensors"
+    if not path.exists():
+        known = ", ".join(references()) or "none (run benchmarks/references.py to make them)"
+        raise ValueError(f"hub.reference: no reference called {name!r}; the kit ships: {known}")
+    return load(path, device=device).float().eval()
+
+
+def save_reference(encoder: Encoder, name: str, folder: str | os.PathLike | None = None, **info) -> Path:
+    """Write ``encoder`` as a reference: half-precision weights (the kit ships them in git), config and
+    ``info`` (how it was made) in the metadata."""
+    path = Path(folder or REFERENCES) / f"{name}.safetensors"
+    weights = {k: v.detach().half().contiguous().cpu() for k, v in encoder.state_dict().items()}
+    meta = {"format": FORMAT, "config": encoder.config.to_json(), "info": json.dumps(info, default=str)}
+    with atomic_path(path) as tmp:
+        save_file(weights, tmp, metadata=meta)
+    return path

@@ -16,11 +16,13 @@ nbgrader's markers, followed by a check cell:
 check cells and the ``parameters`` cell stay; notebooks without exercises are copied unchanged, so the
 student folder is the whole course. The rest of a notebook calls fmlab, not the student's function, so a
 student notebook runs past an exercise once it is written.
+
+A notebook already in the student folder that differs from what ``build`` would write (a student's work, or a
+build from an older course) is kept as it is and reported, never overwritten, unless ``force=True``.
 """
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -101,10 +103,22 @@ def student_notebook(nb, where: str = "notebook"):
     return nb
 
 
-def build(out: str | Path, notebooks: str | Path | None = None) -> list[Path]:
-    """Write the student version of every numbered notebook in ``notebooks`` (default: the course's) into
-    ``out``; returns the written paths, in order."""
+def student_bytes(path: Path) -> bytes:
+    """What ``build`` writes for the instructor notebook at ``path``: the student version if it holds solution
+    markers, else the file unchanged."""
     import nbformat
+    nb = nbformat.read(path, as_version=4)
+    if not any(_has_marker(c.source, m) for c in nb.cells if c.cell_type == "code" for m in (BEGIN, END)):
+        return path.read_bytes()
+    text = nbformat.writes(student_notebook(nb, path.name))
+    return (text if text.endswith("\n") else text + "\n").encode()  # as nbformat.write ends its files
+
+
+def build(out: str | Path, notebooks: str | Path | None = None, force: bool = False) -> tuple[list[Path], list[Path]]:
+    """Write the student version of every numbered notebook in ``notebooks`` (default: the course's) into
+    ``out``; returns (the paths written or already up to date, the paths kept because they differ from the
+    build), each in order. ``force`` overwrites those instead."""
+    from .hub import atomic_path
     from .report import REPO
     from .report import notebooks as numbered
     source = Path(notebooks or REPO / "notebooks").resolve()
@@ -113,25 +127,29 @@ def build(out: str | Path, notebooks: str | Path | None = None) -> list[Path]:
         raise ValueError(f"labs build: --out {out} is the folder of the instructor notebooks, and writing there "
                          f"would delete their solutions; choose another folder, e.g. --out ~/fmlab-labs")
     out.mkdir(parents=True, exist_ok=True)
-    written = []
+    written, kept = [], []
     for path in numbered(source):
-        nb = nbformat.read(path, as_version=4)
-        target = out / path.name
-        if any(_has_marker(c.source, m) for c in nb.cells if c.cell_type == "code" for m in (BEGIN, END)):
-            nbformat.write(student_notebook(nb, path.name), target)
-        else:
-            shutil.copyfile(path, target)
+        content, target = student_bytes(path), out / path.name
+        existing = target.read_bytes() if target.exists() else None
+        if existing not in (None, content) and not force:  # a student's work, or a build of an older course
+            kept.append(target)
+            continue
+        if existing != content:
+            with atomic_path(target) as tmp:
+                Path(tmp).write_bytes(content)
         written.append(target)
-    return written
+    return written, kept
 
 
 def main(args) -> int:
-    """``fmlab labs build --out DIR [--notebooks DIR]``: build, then list what was written."""
-    paths = build(args.out, args.notebooks)
+    """``fmlab labs build --out DIR [--notebooks DIR] [--force]``: build, then list what was written and kept."""
+    written, kept = build(args.out, args.notebooks, force=args.force)
     exercises = exercises_in(args.notebooks)
-    for path in paths:
+    for path in written:
         names = [name for name, _, _ in exercises.get(path.stem, [])]
         print(f"{path.name:<26} " + (f"exercises: {', '.join(names)}" if names else "no exercises (copied)"))
-    print(f"student notebooks in {paths[0].parent}: open them in JupyterLab; each check cell says whether the "
-          f"function above it is right")
+    for path in kept:
+        print(f"{path.name:<26} kept: it differs from this build (a student's work?); --force overwrites it")
+    print(f"student notebooks in {Path(args.out).resolve()}: open them in JupyterLab; each check cell says whether "
+          f"the function above it is right")
     return 0

@@ -61,11 +61,11 @@ def run_course(profile: str = "smoke", only: list[str] | None = None, params: di
     from tqdm.auto import tqdm
     from .profiles import get_profile
 
-    get_profile(profile)  # an unknown profile fails before any notebook starts
+    get_profile(profile)  # an unknown profile, or --only matching nothing, fails before any folder is made
+    nbs = notebooks(directory, only=only)
     out = Path(out or REPO / "reports" / f"{profile}-{time.strftime('%Y%m%d-%H%M%S')}")
     (out / "metrics").mkdir(parents=True, exist_ok=True)
     results = []
-    nbs = notebooks(directory, only=only)
     bar = tqdm(nbs, desc=f"course ({profile})", disable=not progress)
     for nb in bar:
         bar.set_postfix_str(nb.stem)
@@ -96,7 +96,9 @@ def run_course(profile: str = "smoke", only: list[str] | None = None, params: di
 
 
 def _failure(executed: Path, error: Exception) -> dict:
-    """Which cell failed and why, from papermill's error and the executed notebook."""
+    """Which cell failed and why, from papermill's error and the executed notebook. A cell that raised holds an
+    error output; a cell whose kernel died (out of memory, a crash in native code) or timed out holds none, but
+    it is the last one papermill started."""
     info = {"error": f"{getattr(error, 'ename', type(error).__name__)}: {getattr(error, 'evalue', error)}"}
     tb = getattr(error, "traceback", None)
     info["traceback"] = _strip_ansi("\n".join(tb) if isinstance(tb, list) else str(error))
@@ -105,10 +107,14 @@ def _failure(executed: Path, error: Exception) -> dict:
         nb = nbformat.read(executed, as_version=4)
         own = [c for c in nb.cells if c.cell_type == "code"
                and "injected-parameters" not in c.metadata.get("tags", [])]
-        for number, cell in enumerate(own, start=1):  # numbered as in the committed notebook
-            if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
-                info.update(cell=number, source=cell.source)
-                break
+        numbered = list(enumerate(own, start=1))  # numbered as in the committed notebook
+        raised = [(n, c) for n, c in numbered if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+        started = [(n, c) for n, c in numbered if c.metadata.get("papermill", {}).get("start_time")]
+        if raised or started:
+            number, cell = raised[0] if raised else started[-1]
+            info.update(cell=number, source=cell.source)
+            if not raised and type(error).__name__ == "DeadKernelError":
+                info["error"] = f"the kernel died while code cell {number} ran (out of memory?): {info['error']}"
     return info
 
 

@@ -1,15 +1,19 @@
 """Several processes on CPU (gloo), as torchrun runs them: DDP keeps every process's weights identical, the loss
-falls, an interrupted run resumes to the weights of an uninterrupted one, and `fmlab pretrain` works under
-torchrun with rank 0 alone writing files. Each process is a real one (spawned), with one torch thread."""
+falls, an interrupted run resumes to the weights of an uninterrupted one (whichever process is interrupted, at
+whichever point of a step), and `fmlab pretrain` works under torchrun with rank 0 alone writing files. Each
+process is a real one (spawned), with one torch thread."""
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 
 import pytest
 import torch
+import torch.distributed as dist
 import torch.multiprocessing as mp
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from fmlab import distributed
 from fmlab.models import Encoder, EncoderConfig
@@ -21,18 +25,37 @@ WORLD = 2
 OBJECTIVES = ("mae", "spectrum", "contrastive", "jepa")
 
 
-class Interrupting(NoisyReconstruction):
-    """Raises KeyboardInterrupt (as Ctrl-C would) when forward is called for step ``at`` on every process."""
+# (where in step 10 the interrupt comes, which processes get it, the step their checkpoint then holds): a signal
+# lets the step finish on every process; a KeyboardInterrupt raised inside the step keeps the checkpoint of step 8
+INTERRUPTS = (("forward", (0,), 10), ("optimizer", (0, 1), 10), ("after_step", (1,), 10), ("raise", (0, 1), 8))
 
-    def __init__(self, encoder, at: int | None):
+
+class Interrupted(NoisyReconstruction):
+    """An EMA of its head in after_step, and at its ``at``-th step an interrupt at ``point``: SIGINT to itself in
+    "forward", "optimizer" (sent by the post-hook of the optimiser's step) or "after_step", or a KeyboardInterrupt
+    raised in after_step ("raise")."""
+
+    def __init__(self, encoder, point: str | None = None, at: int = 9):
         super().__init__(encoder)
-        self.at, self.calls = at, 0
+        self.register_buffer("ema", torch.zeros_like(self.head.weight))
+        self._point, self._at, self._step = point, at, -1
+
+    def here(self, point: str) -> bool:
+        return self._point == point and self._step == self._at
 
     def forward(self, x):
-        if self.calls == self.at:
-            raise KeyboardInterrupt
-        self.calls += 1
+        self._step += 1
+        if self.here("forward"):
+            os.kill(os.getpid(), signal.SIGINT)
         return super().forward(x)
+
+    def after_step(self, step: int, total: int) -> None:
+        self.ema.mul_(0.5).add_(self.head.weight.detach(), alpha=0.25)
+        if self.here("after_step"):
+            os.kill(os.getpid(), signal.SIGINT)
+        if self.here("raise"):
+            raise KeyboardInterrupt
+        self.ema.add_(self.head.weight.detach(), alpha=0.25)
 
 
 def encoder(rank: int) -> Encoder:
@@ -53,14 +76,29 @@ def worker(rank: int, port: int, out: str, job: str) -> None:
                 start = [p.detach().clone() for p in model.encoder.parameters()]
                 hist = fit(model, data, steps=30, batch_size=16, lr=3e-3, progress=False, device="cpu")
                 results[name] = dict(loss=hist.loss, state=model.state_dict(), start=start)
-        else:  # "whole", "interrupted" (at step 10), "resumed": one run of 20 steps with a checkpoint
-            model = Interrupting(encoder(rank), at=10 if job == "interrupted" else None)
-            try:
-                hist = fit(model, data, steps=20, batch_size=16, lr=3e-3, progress=False, device="cpu",
-                           checkpoint=os.path.join(out, "run.pt"))
-                results["run"] = dict(loss=hist.loss, state=model.state_dict())
-            except KeyboardInterrupt:
-                results["run"] = "interrupted"
+        else:  # "interrupts": one uninterrupted run of 20 steps, then each of INTERRUPTS and its resumed run
+            def run(model, ckpt=None):
+                return fit(model, data, steps=20, batch_size=16, lr=3e-3, progress=False, device="cpu",
+                           checkpoint=ckpt, checkpoint_every=4)
+            whole = Interrupted(encoder(rank))
+            results["whole"] = dict(loss=run(whole).loss, state=whole.state_dict())
+            current = {}
+            hook = register_optimizer_step_post_hook(
+                lambda opt, args, kwargs: current["model"].here("optimizer") and os.kill(os.getpid(), signal.SIGINT))
+            for point, ranks, _ in INTERRUPTS:
+                ckpt = os.path.join(out, f"{point}.pt")
+                current["model"] = Interrupted(encoder(rank), point if rank in ranks else None)
+                try:
+                    run(current["model"], ckpt)
+                    results[point] = "not interrupted"
+                    continue
+                except KeyboardInterrupt:
+                    dist.barrier()  # rank 0 has written the checkpoint
+                current["model"] = Interrupted(encoder(rank))
+                saved = torch.load(ckpt, weights_only=True)["step"]
+                resumed = run(current["model"], ckpt)
+                results[point] = dict(saved=saved, loss=resumed.loss, state=current["model"].state_dict())
+            hook.remove()
         torch.save(results, os.path.join(out, f"{job}-rank{rank}.pt"))
     finally:
         distributed.close()
@@ -75,7 +113,7 @@ def free_port() -> int:
 def launch(job: str, out) -> list[dict]:
     """Run ``job`` on WORLD spawned processes; every process's results."""
     mp.start_processes(worker, args=(free_port(), str(out), job), nprocs=WORLD, start_method="spawn")
-    return [torch.load(out / f"{job}-rank{r}.pt", weights_only=False) for r in range(WORLD)]
+    return [torch.load(out / f"{job}-rank{r}.pt", weights_only=True) for r in range(WORLD)]
 
 
 def same(a: dict, b: dict) -> bool:
@@ -101,18 +139,19 @@ def test_two_processes_end_with_identical_weights_and_the_loss_falls(tmp_path):
     assert sum(loss[-5:]) / 5 < sum(loss[:5]) / 5, f"mae: the loss did not fall over 30 DDP steps: {loss}"
 
 
-def test_interrupted_two_process_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path):
-    whole_dir, part_dir = tmp_path / "whole", tmp_path / "part"
-    whole_dir.mkdir(), part_dir.mkdir()
-    whole = launch("whole", whole_dir)
-    interrupted = launch("interrupted", part_dir)
-    assert [r["run"] for r in interrupted] == ["interrupted"] * WORLD
-    assert torch.load(part_dir / "run.pt", weights_only=False)["step"] == 10  # written once, by rank 0
-    resumed = launch("resumed", part_dir)
-    assert len(resumed[0]["run"]["loss"]) == 20
-    assert same(resumed[0]["run"]["state"], whole[0]["run"]["state"])
-    assert same(resumed[1]["run"]["state"], whole[1]["run"]["state"])
-    assert resumed[0]["run"]["loss"] == whole[0]["run"]["loss"]
+def test_interrupted_two_process_runs_resume_to_the_weights_of_an_uninterrupted_one(tmp_path):
+    """A SIGINT to rank 0, to both or to rank 1 alone, in the forward pass, the optimiser step or after_step of
+    step 10: every process finishes that step and stops with the others, rank 0 saves 10 steps, and the resumed
+    run ends with the uninterrupted weights on both processes. A KeyboardInterrupt raised inside the step keeps
+    the checkpoint of step 8, which resumes as exactly."""
+    ranks = launch("interrupts", tmp_path)
+    for point, _, kept in INTERRUPTS:
+        for rank in range(WORLD):
+            result, whole = ranks[rank][point], ranks[rank]["whole"]
+            assert result != "not interrupted", f"{point}: rank {rank} trained through the interrupt"
+            assert result["saved"] == kept, f"{point}: rank {rank} read a checkpoint of step {result['saved']}"
+            assert same(result["state"], whole["state"]), f"{point}: rank {rank} resumed to other weights"
+            assert result["loss"] == whole["loss"]
 
 
 def test_fmlab_pretrain_under_torchrun(tmp_path):
@@ -135,5 +174,5 @@ def test_compiled_training_saves_plain_keys(tmp_path, backend):
     model = NoisyReconstruction(encoder(0))
     fit(model, sine_classes(), steps=3, batch_size=16, progress=False, device="cpu", compile=backend,
         checkpoint=tmp_path / "run.pt")
-    saved = torch.load(tmp_path / "run.pt", weights_only=False)["model"]
+    saved = torch.load(tmp_path / "run.pt", weights_only=True)["model"]
     assert saved.keys() == NoisyReconstruction(encoder(0)).state_dict().keys()

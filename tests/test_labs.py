@@ -25,8 +25,8 @@ def check_call(name: str) -> str:
 @pytest.fixture(scope="module")
 def student(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("labs")
-    written = labs.build(out)
-    assert [p.name for p in written] == [p.name for p in NOTEBOOKS.values()]
+    written, kept = labs.build(out)
+    assert [p.name for p in written] == [p.name for p in NOTEBOOKS.values()] and kept == []
     return out
 
 
@@ -115,6 +115,28 @@ def test_cli_builds_the_labs(tmp_path, capsys):
     assert "01_mae.ipynb" in printed and "exercises: random_token_mask, masked_mse" in printed
     assert "00_data.ipynb" in printed and "no exercises (copied)" in printed
     assert sorted(p.name for p in tmp_path.glob("*.ipynb")) == sorted(p.name for p in NOTEBOOKS.values())
+
+
+def test_a_second_build_keeps_the_notebook_a_student_edited(tmp_path, capsys):
+    """Issue 17, item 4: `fmlab labs build` twice with an edited student notebook in between; the edit survives,
+    the command says it kept the file, and --force overwrites it."""
+    from fmlab.cli import main
+    assert main(["labs", "build", "--out", str(tmp_path)]) == 0
+    edited = tmp_path / "01_mae.ipynb"
+    nb = nbformat.read(edited, as_version=4)
+    exercise = next(c for c in nb.cells if 'raise NotImplementedError("write this: ' in c.source)
+    exercise.source = exercise.source.replace('raise NotImplementedError', 'return 42  # my answer\n    raise X', 1)
+    nbformat.write(nb, edited)
+    work = edited.read_bytes()
+    untouched = {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.ipynb") if p != edited}
+    capsys.readouterr()
+    assert main(["labs", "build", "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert edited.read_bytes() == work
+    assert "01_mae.ipynb" in printed and "kept: it differs from this build" in printed and "--force" in printed
+    assert {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.ipynb") if p != edited} == untouched  # not rewritten
+    assert main(["labs", "build", "--out", str(tmp_path), "--force"]) == 0
+    assert "my answer" not in edited.read_text() and labs.build(tmp_path)[1] == []
 
 
 @pytest.mark.notebook

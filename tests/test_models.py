@@ -34,7 +34,11 @@ def test_keep_all_tokens_equals_no_mask(enc):
     torch.testing.assert_close(enc(x, keep=keep), enc(x))
 
 
-def test_masked_tokens_do_not_influence_visible_outputs(enc):
+def test_masked_tokens_do_not_influence_visible_outputs():
+    # With norm="scale": instance normalisation takes each channel's mean and std over the whole series,
+    # hidden patches included (as RevIN / MOMENT), so two numbers per channel do reach the visible tokens.
+    torch.manual_seed(0)
+    enc = Encoder(EncoderConfig.preset("tiny", channels=3, length=64, norm="scale")).eval()
     x = torch.randn(2, 3, 64)
     keep, masked = make_mask("random", 2, 3, 8, 0.5, generator=torch.Generator().manual_seed(1))
     x2 = x.clone().view(2, 24, 8)
@@ -59,14 +63,18 @@ def test_attention_uses_explicit_linears(enc):
 
 
 def test_bad_inputs_get_clear_errors(enc):
-    with pytest.raises(ValueError, match=r"expected input \[B, 3, 64\]"):
+    with pytest.raises(ValueError, match=r"at most 3 channels.*channel_embed=False"):
         enc(torch.randn(2, 4, 64))
+    with pytest.raises(ValueError, match=r"at most 64 samples.*resample"):
+        enc(torch.randn(2, 3, 72))
     with pytest.raises(ValueError, match="rank 3"):
         enc(torch.randn(3, 64))
     with pytest.raises(ValueError, match="NaN"):
         enc(torch.full((1, 3, 64), float("nan")))
-    with pytest.raises(ValueError, match="use patch_size=4"):
-        EncoderConfig(channels=1, length=36, patch_size=16)
+    with pytest.raises(ValueError, match="no effect with norm='instance'"):
+        EncoderConfig(channels=1, length=64, input_scale=12.0)
+    with pytest.raises(ValueError, match="positive integer, got 19.5"):
+        EncoderConfig(channels=19.5, length=64)
     with pytest.raises(ValueError, match="unknown size"):
         EncoderConfig.preset("huge", channels=1, length=64)
 

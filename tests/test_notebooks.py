@@ -63,6 +63,16 @@ EXPECTED = {
                       "ucr_foundation_minus_per_dataset": lambda v: -1.0 <= v <= 1.0,
                       "mnist1d_best_4000": accuracy, "mnist1d_best_40": accuracy,
                       "mnist1d_gap_cnn_points": lambda v: -94.0 <= v <= 6.0},
+    "09_foundation": {
+        "embed_shapes": lambda v: {k: s[1] for k, s in v.items()} == {"eeg": 19 * 128, "GunPoint": 128,
+                                                                        "BasicMotions": 6 * 128,
+                                                                        "JapaneseVowels": 12 * 128},
+        "dataset_knn": accuracy,
+        **{f"label_efficiency_{name}": lambda v: set(v) == {"linear_probe", "lora", "full_finetune", "from_scratch",
+                                                              "minirocket"} and all(
+            len(r) == 3 and all(map(accuracy, r.values())) for r in v.values()) for name in ("GunPoint", "MNIST-1D")},
+        **{f"gain_over_scratch_fewest_{name}": lambda v: -100.0 <= v <= 100.0 for name in ("GunPoint", "MNIST-1D")},
+    },
 }
 
 

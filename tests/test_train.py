@@ -1,9 +1,12 @@
+import re
+
 import pytest
 import torch
 
-from fmlab.adapt import Classifier
+from fmlab.adapt import Classifier, lora
 from fmlab.models import Encoder, EncoderConfig
 from fmlab.train import History, fit, lr_factor
+from fmlab.pretrain import MAE
 from toy import NoisyReconstruction, sine_classes
 
 
@@ -55,10 +58,12 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         fit(part, data, steps=20, batch_size=16, progress=False, device="cpu", checkpoint=ckpt,
             evaluate=interrupt_at_10, eval_every=5)
-    assert torch.load(ckpt, weights_only=False)["step"] == 10
-    resumed = objective(seed=99)  # fresh weights: everything must come from the checkpoint
+    assert torch.load(ckpt, weights_only=True)["step"] == 10
+    resumed = objective()  # built as the first was: a rerun of the same cell
+    counted = []
+    resumed.register_forward_pre_hook(lambda module, args: counted.append(1))
     hist = fit(resumed, data, steps=20, batch_size=16, progress=False, device="cpu", checkpoint=ckpt)
-    assert len(hist.loss) == 20
+    assert len(counted) == 10 and hist.step == list(range(20))  # it went on from step 10, not from the start
     assert torch.equal(weights(resumed), weights(whole))
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # atomic writes leave no debris
 
@@ -66,7 +71,7 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path):
 def test_checkpoint_of_another_run_is_refused(tmp_path):
     ckpt = tmp_path / "run.pt"
     fit(objective(), sine_classes(), steps=4, batch_size=16, progress=False, device="cpu", checkpoint=ckpt)
-    with pytest.raises(ValueError, match="belongs to another run"):
+    with pytest.raises(ValueError, match="belongs to another run; what differs: steps: 4 in the checkpoint, 8 now"):
         fit(objective(), sine_classes(), steps=8, batch_size=16, progress=False, device="cpu", checkpoint=ckpt)
 
 
@@ -74,8 +79,49 @@ def test_checkpoint_of_another_model_is_refused(tmp_path):
     ckpt = tmp_path / "run.pt"
     fit(objective(), sine_classes(), steps=4, batch_size=16, progress=False, device="cpu", checkpoint=ckpt)
     other = NoisyReconstruction(Encoder(EncoderConfig.preset("small", channels=2, length=64)))
-    with pytest.raises(ValueError, match="does not fit this model"):
+    with pytest.raises(ValueError, match=r"belongs to another run.*NoisyReconstruction\.encoder\.config\.dim: 64 in "
+                                         r"the checkpoint, 128 now"):
         fit(other, sine_classes(), steps=4, batch_size=16, progress=False, device="cpu", checkpoint=ckpt)
+
+
+def encoder(seed):
+    torch.manual_seed(seed)
+    return Encoder(EncoderConfig.preset("tiny", channels=2, length=64))
+
+
+def test_lora_of_another_encoder_does_not_inherit_a_checkpoint(tmp_path):
+    """Issue 17, item 2: the same strategy on another pretrained encoder is another run, not a finished one."""
+    ckpt, data = tmp_path / "run.pt", sine_classes()
+    first = lora(encoder(1), num_classes=2)
+    fit(first, data, steps=4, batch_size=16, progress=False, device="cpu", checkpoint=ckpt)
+    second = lora(encoder(2), num_classes=2)
+    before = {k: v.clone() for k, v in second.state_dict().items()}
+    with pytest.raises(ValueError, match="belongs to another run; what differs: initial weights fingerprint"):
+        fit(second, data, steps=4, batch_size=16, progress=False, device="cpu", checkpoint=ckpt)
+    assert all(torch.equal(before[k], v) for k, v in second.state_dict().items())  # nothing of the first loaded
+
+
+@pytest.mark.parametrize("change, says", [
+    ("mask_ratio", "MAE.mask_ratio: 0.75 in the checkpoint, 0.5 now"),
+    ("data", "data fingerprint: "),
+    ("data size", "data shape: [128, 2, 64] in the checkpoint, [96, 2, 64] now"),
+])
+def test_checkpoint_of_another_objective_or_data_is_refused(tmp_path, change, says):
+    ckpt, data = tmp_path / "run.pt", sine_classes()
+    fit(MAE(encoder(0)), data, steps=2, batch_size=16, progress=False, device="cpu", checkpoint=ckpt)
+    model = MAE(encoder(0), mask_ratio=0.5 if change == "mask_ratio" else 0.75)
+    other = {"data": sine_classes(seed=1), "data size": sine_classes(n=96)}.get(change, data)
+    with pytest.raises(ValueError, match=f"what differs: .*{re.escape(says)}"):
+        fit(model, other, steps=2, batch_size=16, progress=False, device="cpu", checkpoint=ckpt)
+
+
+def test_the_same_run_built_again_resumes_its_finished_checkpoint(tmp_path):
+    ckpt, data = tmp_path / "run.pt", sine_classes()
+    done = MAE(encoder(0))
+    fit(done, data, steps=3, batch_size=16, progress=False, device="cpu", checkpoint=ckpt)
+    again = MAE(encoder(0))
+    hist = fit(again, data, steps=3, batch_size=16, progress=False, device="cpu", checkpoint=ckpt)
+    assert hist.step == [0, 1, 2] and torch.equal(weights(again), weights(done))
 
 
 class NeedsSubject(NoisyReconstruction):
@@ -105,7 +151,7 @@ def test_schedule_warms_up_then_decays():
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="steps >= 1"):
+    with pytest.raises(ValueError, match="expected steps to be a whole number >= 1, got 0"):
         fit(objective(), sine_classes(), steps=0, progress=False)
     with pytest.raises(ValueError, match="empty"):
         fit(objective(), sine_classes().take(torch.tensor([], dtype=torch.int64)), steps=1, progress=False)

@@ -12,7 +12,7 @@ changed, however many strategies you try on it. (A bare ``Classifier(enc, n)`` w
 from .adapter import Adapter, AdapterLinear, adapter
 from .base import Classifier, fingerprint
 from .baselines import FromScratch, bandpower_logreg, from_scratch, minirocket
-from .compare import compare, forgetting
+from .compare import compare, forgetting, strategy_table, which_strategy
 from .delta import load_delta, save_delta
 from .finetune import FullFinetune, full_finetune
 from .lora import LoRA, LoRALinear, lora
@@ -23,4 +23,4 @@ from .strategies import STRATEGIES, build
 __all__ = ["Adapter", "AdapterLinear", "Classifier", "FromScratch", "FullFinetune", "LinearProbe", "LoRA",
            "LoRALinear", "PromptTuning", "STRATEGIES", "adapter", "bandpower_logreg", "build", "compare",
            "fingerprint", "forgetting", "from_scratch", "full_finetune", "linear_probe", "load_delta", "lora",
-           "minirocket", "prompt_tuning", "save_delta"]
+           "minirocket", "prompt_tuning", "save_delta", "strategy_table", "which_strategy"]

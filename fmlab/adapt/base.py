@@ -69,9 +69,9 @@ class Classifier(nn.Module):
         """The encoder's config (with ``embed``, a classifier passes for an encoder in fmlab.evaluate)."""
         return self.encoder.config
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """Pooled features [B, D] of the adapted encoder."""
-        return self.encoder.embed(x)
+    def embed(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Pooled features [B, D] of the adapted encoder (``lengths`` [B] for series padded at the end)."""
+        return self.encoder.embed(x, lengths=lengths)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x [B, C, T] -> logits [B, num_classes]."""

@@ -281,3 +281,20 @@ def gap(table, strategy: str, reference: str, budget: int | float) -> dict:
                 seeds=len(seeds), accuracy=float(per[strategy]["accuracy"].mean()),
                 reference_accuracy=float(per[reference]["accuracy"].mean()),
                 trainable_pct=pct[strategy], reference_trainable_pct=pct[reference])
+
+
+def which_strategy(table, baselines: Sequence[str] = ("from_scratch", "minirocket"), within: float = 0.02) -> list[str]:
+    """"Which strategy when", as sentences read from a compare() table: per budget (fewest labels first) the best
+    adapted strategy, the others within ``within`` of it, and its margin over each baseline that ran."""
+    s = summarize(table)
+    out = []
+    for name, g in sorted(s.groupby("budget_name", sort=False), key=lambda kv: kv[1]["labels"].mean()):
+        acc = g.set_index("strategy")["accuracy"]
+        ours = acc.drop([b for b in baselines if b in acc.index])
+        best = ours.idxmax()
+        ties = [k for k in ours.index if k != best and ours[k] >= ours[best] - within]
+        margins = ", ".join(f"{100 * (ours[best] - acc[b]):+.1f} points over {b}" for b in baselines if b in acc.index)
+        out.append(f"{name} ({g['labels'].mean():.0f} labels): {best} {ours[best]:.3f}"
+                   + (f" (within {100 * within:.0f} points: {', '.join(ties)})" if ties else "")
+                   + (f"; {margins}" if margins else ""))
+    return out

@@ -34,9 +34,9 @@ class PromptTuning(Classifier):
         self.deep = deep
         self.arguments = dict(num_prompts=num_prompts, deep=deep)
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
+    def embed(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """Pooled features [B, D] of the encoder with the prompts in."""
-        return self.encoder.embed(x, prompts=list(self.prompts) if self.deep else self.prompts)
+        return self.encoder.embed(x, lengths=lengths, prompts=list(self.prompts) if self.deep else self.prompts)
 
 
 def prompt_tuning(encoder: Encoder, num_classes: int, num_prompts: int = 8, deep: bool = False,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .core import SignalDataset, check_signal
+from .pile import resample
 
 SOURCES = ("eeg", "mnist1d", "ucr:NAME")
 
@@ -11,7 +12,8 @@ def load(name: str, **kwargs) -> SignalDataset:
 
     - ``load("eeg", n=2000, seed=0)``: the synthetic EEG-like corpus (see datasets/eeg.md)
     - ``load("mnist1d", n=4000, seed=0)``: MNIST-1D, generated and cached in FMLAB_CACHE
-    - ``load("ucr:GunPoint", split="train")``: a UCR/UEA dataset through aeon
+    - ``load("ucr:GunPoint", split="train")``: a UCR/UEA dataset through aeon (``pad=True``: every series at its
+      own length, no resampling)
     """
     if not isinstance(name, str):
         raise ValueError(f"load: expected a dataset name (str), got {type(name).__name__}")
@@ -29,4 +31,4 @@ def load(name: str, **kwargs) -> SignalDataset:
                      f"(e.g. 'ucr:GunPoint', 'ucr:BasicMotions')")
 
 
-__all__ = ["SignalDataset", "check_signal", "load", "SOURCES"]
+__all__ = ["SignalDataset", "check_signal", "load", "resample", "SOURCES"]

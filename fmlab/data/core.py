@@ -8,6 +8,7 @@ Splits and label budgets return new datasets that share nothing mutable with the
 """
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,6 +32,21 @@ def check_signal(x: torch.Tensor, name: str = "x") -> None:
                          f"drop them or fill gaps, e.g. torch.nan_to_num(x)")
 
 
+def _labels(y, name: str, device) -> torch.Tensor:
+    """``y`` as int64 class indices; float labels only when every one is a whole number (no silent truncation)."""
+    y = torch.as_tensor(y, device=device)
+    if y.is_floating_point():
+        fractional = ~torch.isfinite(y) | (y != y.round())
+        if fractional.any():
+            first = fractional.nonzero().flatten()[:5].tolist()
+            raise ValueError(f"{name}.y: expected whole-number class indices, got {y.dtype} labels with fractions or "
+                             f"NaN (e.g. {y.flatten()[first].tolist()} at {first}); pass integer indices into classes, "
+                             f"e.g. torch.as_tensor(labels).long() once they are whole, or map names to indices")
+    elif y.dtype == torch.bool:
+        raise ValueError(f"{name}.y: expected class indices, got bool labels; use y.long() (False -> 0, True -> 1)")
+    return y.to(torch.int64)
+
+
 @dataclass
 class SignalDataset:
     x: torch.Tensor
@@ -46,7 +62,7 @@ class SignalDataset:
         check_signal(self.x, f"{self.name}.x")
         if self.x.dtype != torch.float32:
             self.x = self.x.float()
-        self.y = torch.as_tensor(self.y, dtype=torch.int64, device=self.x.device)
+        self.y = _labels(self.y, self.name, self.x.device)
         n = len(self.x)
         if self.y.shape != (n,):
             raise ValueError(f"{self.name}.y: expected shape [{n}] (one label per sample), got {tuple(self.y.shape)}")
@@ -98,8 +114,8 @@ class SignalDataset:
         """(train, test). ``by=None`` splits samples at random (stratified by class);
         ``by="subject"`` (or any meta key) keeps every value of that key on one side, so the test
         set holds unseen subjects."""
-        if not 0 < test_size < 1:
-            raise ValueError(f"test_size: expected a fraction in (0, 1), got {test_size}")
+        if isinstance(test_size, bool) or not isinstance(test_size, numbers.Real) or not 0 < test_size < 1:
+            raise ValueError(f"split(test_size=...): expected a fraction in (0, 1), got {test_size!r}; e.g. 0.2")
         g = np.random.default_rng(seed)
         n = len(self)
         if by is None:
@@ -118,17 +134,26 @@ class SignalDataset:
                 raise ValueError(f"split(by={by!r}): needs at least 2 distinct values, found {len(values)}")
             n_test = min(len(values) - 1, max(1, round(test_size * len(values))))
             test = np.isin(groups, values[:n_test])
+        if test.all() or not test.any():
+            side = "train" if test.all() else "test"
+            raise ValueError(f"split(test_size={test_size}): the {side} side would be empty ({n} samples; "
+                             f"classes of {np.bincount(self.y.cpu().numpy(), minlength=self.num_classes).tolist()}); "
+                             f"pass a test_size nearer 0.5 (e.g. 0.2), or use more data")
         test = torch.from_numpy(test)
         return self.take(~test), self.take(test)
 
     def subset(self, per_class: int | None = None, fraction: float | None = None, seed: int = 0):
         """A label budget: ``per_class=k`` samples of each class, or a stratified ``fraction``."""
         if (per_class is None) == (fraction is None):
-            raise ValueError("subset: give exactly one of per_class=k or fraction=f")
-        if fraction is not None and not 0 < fraction <= 1:
-            raise ValueError(f"subset(fraction=...): expected a fraction in (0, 1], got {fraction}")
-        if per_class is not None and per_class < 1:
-            raise ValueError(f"subset(per_class=...): expected at least 1, got {per_class}")
+            raise ValueError(f"subset: give exactly one of per_class=k or fraction=f, got per_class={per_class!r} "
+                             f"and fraction={fraction!r}")
+        if fraction is not None and (isinstance(fraction, bool) or not isinstance(fraction, numbers.Real)
+                                     or not 0 < fraction <= 1):
+            raise ValueError(f"subset(fraction=...): expected a fraction in (0, 1], got {fraction!r}; e.g. 0.1")
+        if per_class is not None and (isinstance(per_class, bool) or not isinstance(per_class, numbers.Integral)
+                                      or per_class < 1):
+            raise ValueError(f"subset(per_class=...): expected a whole number of samples per class >= 1, got "
+                             f"{per_class!r}; e.g. per_class=10 (for a share of each class: fraction=0.1)")
         g = np.random.default_rng(seed)
         y = self.y.cpu().numpy()
         chosen = []

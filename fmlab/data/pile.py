@@ -67,3 +67,58 @@ def make_pile(datasets: Sequence[SignalDataset], length: int = 128, per_source: 
     names = "+".join(d.name for d in datasets)
     return SignalDataset(x, torch.zeros(len(x), dtype=torch.int64), ["unlabelled"], 1.0,
                          {"source": torch.cat(sources)}, name=f"pile({names})", channels=["x"])
+
+
+def resample(data: SignalDataset, length: int) -> SignalDataset:
+    """The same dataset with every series linearly resampled (end points kept) to ``length`` samples: the
+    explicit choice for series longer than an encoder's maximum. fs scales with it; labels and meta stay."""
+    if isinstance(length, bool) or not isinstance(length, int) or length < 2:
+        raise ValueError(f"resample(length=...): expected an int >= 2, got {length!r}")
+    t = data.x.shape[-1]
+    x = data.x if t == length else F.interpolate(data.x, size=length, mode="linear", align_corners=True)
+    return SignalDataset(x, data.y, data.classes, data.fs * (length - 1) / max(t - 1, 1), dict(data.meta),
+                         name=f"{data.name}@{length}", channels=data.channels)
+
+
+# What the pile holds, per size: series generated per family, eeg samples (19 channels each), new mnist1d
+# digits, and how many times each real train split is repeated (real series are few, and worth the most).
+PILE_SIZES = {
+    "smoke": dict(per_family=64, eeg=8, mnist1d=200, real_repeats=1, real=("GunPoint",)),
+    "cpu": dict(per_family=10_000, eeg=600, mnist1d=8_000, real_repeats=4, real=None),
+}
+PILE_LENGTH = 512  # samples per pile series; pretraining draws shorter windows (fmlab.pretrain.RandomLength)
+PILE_SEEDS = dict(generated=0, eeg=1, mnist1d=1)  # eeg seed 0 and the MNIST-1D paper's seed 42 are benchmarks'
+
+
+def real_train_splits(names: Sequence[str] | None = None) -> list[SignalDataset]:
+    """The *train* split of every UCR/UEA classification set aeon ships (or of ``names``); never a test split."""
+    from .ucr import load_ucr, offline_datasets
+    names = [n for n in offline_datasets() if n != "UnitTest"] if names is None else list(names)
+    return [load_ucr(name, split="train", multiple=1) for name in names]
+
+
+def build_pile(size: str = "cpu", seed: int = 0) -> SignalDataset:
+    """The broad pretraining corpus (datasets/pile.md): x [M, 1, 512] z-normalised univariate series,
+    without labels. meta["source"] [M] indexes ``pile_sources(size)``: the generated families, then eeg,
+    mnist1d and each real train split."""
+    from . import load
+    from .synthetic import FAMILIES, generate
+    if size not in PILE_SIZES:
+        raise ValueError(f"build_pile: unknown size {size!r}; choose one of {', '.join(PILE_SIZES)}")
+    s = PILE_SIZES[size]
+    parts = [generate(f, s["per_family"], PILE_LENGTH, seed + PILE_SEEDS["generated"]) for f in FAMILIES]
+    parts.append(univariate(load("eeg", n=s["eeg"], seed=seed + PILE_SEEDS["eeg"]), PILE_LENGTH))
+    parts.append(univariate(load("mnist1d", n=s["mnist1d"], seed=seed + PILE_SEEDS["mnist1d"]), PILE_LENGTH))
+    parts += [univariate(d, PILE_LENGTH).repeat(s["real_repeats"], 1, 1) for d in real_train_splits(s["real"])]
+    x = torch.cat(parts)
+    source = torch.cat([torch.full((len(p),), i) for i, p in enumerate(parts)])
+    return SignalDataset(x, torch.zeros(len(x), dtype=torch.int64), ["unlabelled"], 1.0, {"source": source},
+                         name=f"pile-{size}", channels=["x"])
+
+
+def pile_sources(size: str = "cpu") -> list[str]:
+    """The names of build_pile's sources, in the order of its meta["source"]."""
+    from .synthetic import FAMILIES
+    from .ucr import offline_datasets
+    real = PILE_SIZES[size]["real"] or [n for n in offline_datasets() if n != "UnitTest"]
+    return [*FAMILIES, "eeg", "mnist1d", *(f"ucr:{n}" for n in real)]

@@ -102,7 +102,8 @@ def _resample(x: np.ndarray, length: int) -> torch.Tensor:
     return F.interpolate(t, size=length, mode="linear", align_corners=True)[0]
 
 
-def load_ucr(name: str, split: str = "train", multiple: int = 8, length: int | None = None) -> SignalDataset:
+def load_ucr(name: str, split: str = "train", multiple: int = 8, length: int | None = None,
+             pad: bool = False) -> SignalDataset:
     """A UCR/UEA classification dataset: x [N, C, T] float32, y [N] int64, name "ucr:NAME".
 
     - ``split``: "train" or "test", the archive's own split.
@@ -114,6 +115,9 @@ def load_ucr(name: str, split: str = "train", multiple: int = 8, length: int | N
       UEA ones) use the longest series over train *and* test, so both splits share T.
     - ``classes``: the label names sorted (numerically when they are all numbers); y indexes them.
     - ``fs``: the rate in Hz where known (scaled by the resampling), else 1.0 = per sample.
+    - ``pad=True`` instead keeps every series at its own length, unresampled: shorter ones are zero-padded
+      at the end to the longest (over both splits) and ``meta["length"]`` holds each one's valid samples,
+      which the shape-agnostic encoder reads (fmlab.evaluate.features masks the padding out).
     - ``meta["orig_length"]``, ``meta["n_missing"]``: length and NaN count before processing.
     """
     if split not in ("train", "test"):
@@ -139,6 +143,8 @@ def load_ucr(name: str, split: str = "train", multiple: int = 8, length: int | N
                          f"check the network, or use one of: {', '.join(offline_datasets())}") from e
 
     series = [np.asarray(s, dtype=np.float64) for s in X]  # [C, T_i] each; a 3-D array or a list
+    if pad:
+        return _padded(canon, series, labels, X, split)
     if length is None:
         longest = max(s.shape[1] for s in series)
         if isinstance(X, list):  # variable length: both splits must land on the same T
@@ -148,11 +154,7 @@ def load_ucr(name: str, split: str = "train", multiple: int = 8, length: int | N
     n_missing = [int(np.isnan(s).sum()) for s in series]
     x = torch.stack([_resample(_znorm(_fill_missing(s)), length) for s in series])
 
-    names = sorted({str(v) for v in labels})
-    numeric = all(re.fullmatch(r"[-+]?\d*\.?\d+(e[-+]?\d+)?", c, re.I) for c in names)
-    classes = sorted(names, key=float) if numeric else names
-    index = {c: i for i, c in enumerate(classes)}
-    y = torch.tensor([index[str(v)] for v in labels], dtype=torch.int64)
+    classes, y = _labels(labels)
 
     orig = torch.tensor([s.shape[1] for s in series], dtype=torch.int64)
     fs = _KNOWN_FS.get(canon, 1.0)
@@ -161,3 +163,30 @@ def load_ucr(name: str, split: str = "train", multiple: int = 8, length: int | N
         fs *= (length - 1) / max(X.shape[-1] - 1, 1)
     return SignalDataset(x, y, classes, float(fs), {"orig_length": orig, "n_missing": torch.tensor(n_missing)},
                          name=f"ucr:{canon}")
+
+
+def _labels(labels) -> tuple[list[str], torch.Tensor]:
+    """Class names sorted (numerically when they are all numbers) and y [N] indexing them."""
+    names = sorted({str(v) for v in labels})
+    numeric = all(re.fullmatch(r"[-+]?\d*\.?\d+(e[-+]?\d+)?", c, re.I) for c in names)
+    classes = sorted(names, key=float) if numeric else names
+    index = {c: i for i, c in enumerate(classes)}
+    return classes, torch.tensor([index[str(v)] for v in labels], dtype=torch.int64)
+
+
+def _padded(canon: str, series: list[np.ndarray], labels, X, split: str) -> SignalDataset:
+    """load_ucr(pad=True): every series z-normalised at its own length, zero-padded to the longest."""
+    from aeon.datasets import load_classification
+    lengths = [s.shape[1] for s in series]
+    longest = max(lengths)
+    if isinstance(X, list):  # variable length: both splits share T
+        other = load_classification(canon, split="test" if split == "train" else "train")[0]
+        longest = max(longest, max(np.shape(s)[1] for s in other))
+    x = torch.zeros(len(series), series[0].shape[0], longest)
+    for i, s in enumerate(series):
+        x[i, :, : s.shape[1]] = torch.as_tensor(_znorm(_fill_missing(s)), dtype=torch.float32)
+    classes, y = _labels(labels)
+    meta = {"orig_length": torch.tensor(lengths), "n_missing": torch.tensor([int(np.isnan(s).sum()) for s in series])}
+    if len(set(lengths)) > 1 or longest > max(lengths):
+        meta["length"] = torch.tensor(lengths)
+    return SignalDataset(x, y, classes, float(_KNOWN_FS.get(canon, 1.0)), meta, name=f"ucr:{canon}")

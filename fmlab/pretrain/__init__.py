@@ -5,6 +5,6 @@ from .mae import MAE
 from .spectrum import MaskedSpectrum
 
 __all__ = ["MAE", "MaskedSpectrum", "Contrastive", "JEPA", "nt_xent"]
-from .recipes import OBJECTIVES, corpus, pretrain, pretrained  # noqa: E402
+from .recipes import OBJECTIVES, corpus, pretrain, pretrained, reference_objective  # noqa: E402
 
-__all__ += ["OBJECTIVES", "corpus", "pretrain", "pretrained"]
+__all__ += ["OBJECTIVES", "corpus", "pretrain", "pretrained", "reference_objective"]

@@ -52,7 +52,13 @@ def weak_augment() -> A.Compose:
     return A.Compose([A.TimeShift(0.25), A.Jitter(0.05)])
 
 
-AUGMENTS = {"default": default_augment, "weak": lambda fs: weak_augment()}
+def shape_augment() -> A.Compose:
+    """Views for a corpus of any series (the pile): a crop stretched back, a gain, a little noise and a
+    missing span. What stays the same is the shape, whatever its scale or offset."""
+    return A.Compose([A.CropResize(0.6), A.Scale(0.5, 1.5), A.Jitter(0.1), (A.TimeMask(0.15), 0.5)])
+
+
+AUGMENTS = {"default": default_augment, "weak": lambda fs: weak_augment(), "shape": lambda fs: shape_augment()}
 
 
 class Contrastive(nn.Module):

@@ -29,7 +29,7 @@ class JEPA(nn.Module):
                  predictor_dim: int | None = None, predictor_depth: int = 2, momentum: float = 0.996):
         super().__init__()
         c = encoder.config
-        make_mask(mask_kind, 1, c.channels, c.patches, mask_ratio)  # refuse a bad ratio or kind now
+        make_mask(mask_kind, 1, 1 if c.channel_independent else c.channels, c.patches, mask_ratio)  # refuse now
         if not 0 < momentum <= 1:
             raise ValueError(f"JEPA: momentum must be in (0, 1], got {momentum}")
         self.encoder, self.mask_ratio, self.mask_kind, self.momentum = encoder, mask_ratio, mask_kind, momentum
@@ -37,15 +37,17 @@ class JEPA(nn.Module):
         self.predictor = MaskedDecoder(encoder, c.dim, predictor_dim or max(32, c.dim // 2), predictor_depth)
 
     def forward(self, x: torch.Tensor) -> dict:
-        """x [B, C, T] -> {"loss", "pred", "target" [B, N, D], "masked" [B, N], "embeddings" [B, D], "logs"}."""
+        """x [B, C, T] -> {"loss", "pred", "target" [B, N, D], "masked" [B, N], "embeddings" [B, D], "logs"}
+        (a channel-independent encoder works on the folded series: B * C rows of N = P tokens)."""
         self.encoder.check_input(x)
-        c = self.encoder.config
-        keep, masked = make_mask(self.mask_kind, len(x), c.channels, c.patches, self.mask_ratio, device=x.device)
+        x = self.encoder.fold(x)
+        ch, p = x.shape[1], self.encoder.num_patches(x.shape[-1])
+        keep, masked = make_mask(self.mask_kind, len(x), ch, p, self.mask_ratio, device=x.device)
         ctx = self.encoder(x, keep=keep)
         with torch.no_grad():
             tokens = self.target_encoder(x)[:, 1:]
             target = F.layer_norm(tokens.float(), tokens.shape[-1:])
-        pred = self.predictor(ctx, keep)
+        pred = self.predictor(ctx, keep, ch, p)
         loss = F.smooth_l1_loss(pred.float()[masked], target[masked])
         emb = self.encoder.pool(ctx).detach().float()
         logs = {"emb_std": float(F.normalize(emb, dim=-1).std(0).mean()), "eff_rank": effective_rank(emb)}

@@ -19,12 +19,14 @@ from safetensors.torch import load_file, save_file
 from .. import distributed, hub
 from ..data import SignalDataset, load
 from ..evaluate import online_probe
+from ..lock import folder_lock
 from ..models import Encoder, EncoderConfig
 from ..profiles import cache_dir, get_profile
 from ..profiles import device as pick_device
 from ..train import History, fit
 from .contrastive import Contrastive
 from .jepa import JEPA
+from .lengths import RandomLength
 from .mae import MAE
 from .spectrum import MaskedSpectrum
 
@@ -49,6 +51,11 @@ def corpus(data: str = "eeg", n: int = 2000, seed: int = 0, probe_size: int = 10
     ucr:NAME: pretraining and probe fit on the train split, the probe is tested on the test split.
     ``device``: where eeg is generated (on a GPU no host loader bounds the step; the numbers differ from a
     CPU corpus in the last bits, the subjects and their split do not)."""
+    if data == "pile":  # probed on eeg subjects the pile never saw (a check of learning, not a benchmark)
+        from ..data.pile import build_pile
+        probe = load("eeg", n=max(64, n // 20), seed=seed + 2)
+        ptrain, ptest = probe.split(test_size=0.25, by="subject", seed=seed)
+        return Corpus(build_pile("smoke" if n <= 256 else "cpu", seed=seed), ptrain, ptest)
     if data.lower().startswith(("ucr:", "uea:")):
         train, test = load(data, split="train"), load(data, split="test")
     else:
@@ -59,17 +66,30 @@ def corpus(data: str = "eeg", n: int = 2000, seed: int = 0, probe_size: int = 10
 
 
 def encoder_config(size: str, data: SignalDataset, **overrides) -> EncoderConfig:
-    """A preset sized to ``data``, inputs scaled by the data's std (the scale is saved with the weights)."""
-    return EncoderConfig.preset(size, channels=data.x.shape[1], length=data.x.shape[2],
+    """A preset sized to ``data``, inputs scaled by the data's std (the scale is saved with the weights):
+    the per-corpus encoders keep the amplitudes their corpus has (eeg states differ in band power)."""
+    return EncoderConfig.preset(size, channels=data.x.shape[1], length=data.x.shape[2], norm="scale",
                                 input_scale=round(float(data.x.std()), 4), **overrides)
 
 
-def make_objective(name: str, encoder: Encoder, fs: float = 1.0, **kwargs):
+def foundation_config(size: str, **overrides) -> EncoderConfig:
+    """The shape-agnostic encoder of the references: channel-independent, any channel count, series of up
+    to 512 samples in patches of 8, each series normalising itself."""
+    return EncoderConfig.preset(size, channels=1, length=512, patch_size=8, channel_embed=False,
+                                channel_independent=True, **overrides)
+
+
+def make_objective(name: str, encoder: Encoder, fs: float = 1.0, data: str = "eeg", **kwargs):
+    """The objective ``name`` on ``encoder``; on the pile wrapped in RandomLength (every length, every zoom),
+    and contrastive with views made for any series."""
     if name not in OBJECTIVES:
         raise ValueError(f"objective: unknown {name!r}; choose one of {', '.join(OBJECTIVES)}")
     if name == "contrastive":
         kwargs.setdefault("fs", fs)
-    return OBJECTIVES[name](encoder, **kwargs)
+        if data == "pile":
+            kwargs.setdefault("augment", "shape")
+    obj = OBJECTIVES[name](encoder, **kwargs)
+    return RandomLength(obj) if data == "pile" else obj
 
 
 def run_settings(objective: str, data: str = "eeg", profile: str | None = None, seed: int = 0,
@@ -84,7 +104,7 @@ def run_settings(objective: str, data: str = "eeg", profile: str | None = None, 
     batch_size = batch_size or (p.batch_size // 2 if objective == "contrastive" else p.batch_size)
     settings = dict(objective=objective, data=data, profile=p.name, seed=seed, n=p.n, size=size or p.size,
                     steps=steps, batch_size=batch_size, lr=p.lr, eval_every=max(1, steps // 5),
-                    objective_args=objective_args)
+                    objective_args=objective_args, format=hub.FORMAT)
     if distributed.world_size() > 1:  # a different global batch: a different run (single-process keys unchanged)
         settings["processes"] = distributed.world_size()
     return settings
@@ -106,21 +126,21 @@ def pretrain(objective: str = "mae", data: str = "eeg", profile: str | None = No
     dev = torch.device(device) if device is not None else pick_device()
     c = corpus(data, n=s["n"], seed=seed, device=dev if dev.type == "cuda" else None)
     torch.manual_seed(seed)
-    encoder = Encoder(encoder_config(s["size"], c.unlabelled))
-    obj = make_objective(objective, encoder, fs=c.unlabelled.fs, **objective_args)
+    encoder = Encoder(foundation_config(s["size"]) if data == "pile" else encoder_config(s["size"], c.unlabelled))
+    obj = make_objective(objective, encoder, fs=c.unlabelled.fs, data=data, **objective_args)
     folder = Path(out) if out is not None else entry(s)
-    folder.mkdir(parents=True, exist_ok=True)
-    hist = fit(obj, c.unlabelled, steps=s["steps"], batch_size=s["batch_size"], lr=s["lr"], seed=seed,
-               progress=progress, evaluate=online_probe(encoder, c.probe_train, c.probe_test),
-               eval_every=s["eval_every"], checkpoint=folder / "run.pt", compile=compile, device=dev)
-    if not distributed.is_main():  # the weights are rank 0's too; it alone writes them
-        return obj, hist
-    hub.save(encoder, folder / "encoder.safetensors", **s, probe_acc=hist.last("probe_acc"))
-    with hub.atomic_path(folder / "objective.safetensors") as tmp:
-        save_file({k: v.detach().contiguous().cpu() for k, v in obj.state_dict().items()}, tmp)
-    with hub.atomic_path(folder / "history.json") as tmp:  # written last: it marks the entry complete
-        Path(tmp).write_text(json.dumps(hist.to_dict()))
-    (folder / "run.pt").unlink(missing_ok=True)
+    with folder_lock(folder):  # another process training in the same folder finishes first
+        hist = fit(obj, c.unlabelled, steps=s["steps"], batch_size=s["batch_size"], lr=s["lr"], seed=seed,
+                   progress=progress, evaluate=online_probe(encoder, c.probe_train, c.probe_test),
+                   eval_every=s["eval_every"], checkpoint=folder / "run.pt", compile=compile, device=dev)
+        if not distributed.is_main():  # the weights are rank 0's too; it alone writes them
+            return obj, hist
+        hub.save(encoder, folder / "encoder.safetensors", **s, probe_acc=hist.last("probe_acc"))
+        with hub.atomic_path(folder / "objective.safetensors") as tmp:
+            save_file({k: v.detach().contiguous().cpu() for k, v in obj.state_dict().items()}, tmp)
+        with hub.atomic_path(folder / "history.json") as tmp:  # written last: it marks the entry complete
+            Path(tmp).write_text(json.dumps(hist.to_dict()))
+        (folder / "run.pt").unlink(missing_ok=True)
     return obj, hist
 
 
@@ -130,19 +150,50 @@ def pretrained(objective: str = "mae", data: str = "eeg", profile: str | None = 
     """The cached result of ``pretrain`` with the same arguments, training it first if needed."""
     s = run_settings(objective, data, profile, seed, steps, size, **objective_args)
     folder = entry(s)
-    if retrain and folder.exists():
-        shutil.rmtree(folder)
-    if not (folder / "history.json").exists():
-        return pretrain(objective, data, profile, seed, steps, size, progress, **objective_args)
-    encoder = hub.load(folder / "encoder.safetensors")
-    obj = make_objective(objective, encoder, fs=load_fs(data), **objective_args)
-    obj.load_state_dict(load_file(str(folder / "objective.safetensors")))
+    if retrain or not (folder / "history.json").exists():
+        with folder_lock(folder):  # one process trains an entry; another waits here, then loads what it wrote
+            if retrain:  # empty the folder, not remove it: the lock is on the folder itself
+                for old in folder.iterdir():
+                    shutil.rmtree(old) if old.is_dir() else old.unlink()
+            if not (folder / "history.json").exists():
+                return pretrain(objective, data, profile, seed, steps, size, progress, **objective_args)
+    encoder = _read_entry(folder / "encoder.safetensors", hub.load)
+    obj = make_objective(objective, encoder, fs=load_fs(data), data=data, **objective_args)
+    _read_entry(folder / "objective.safetensors", lambda path: obj.load_state_dict(load_file(str(path))))
+    hist = _read_entry(folder / "history.json", lambda path: History.from_dict(json.loads(path.read_text())))
     print(f"fmlab: loaded the pretrained {objective} ({s['profile']} profile) from {folder}")
-    return obj.eval(), History.from_dict(json.loads((folder / "history.json").read_text()))
+    return obj.eval(), hist
+
+
+def _read_entry(path: Path, read):
+    """``read(path)`` for one file of a cache entry; a damaged file (truncated, edited, from another version)
+    becomes a ValueError that names it and says how to train the entry again."""
+    try:
+        return read(path)
+    except Exception as e:  # noqa: BLE001 - safetensors, JSON and state_dict errors alike
+        raise ValueError(f"pretrained: {path} is damaged ({str(e).splitlines()[0][:200]}); pass retrain=True to "
+                         f"train this cache entry again, or delete {path.parent}") from None
 
 
 def load_fs(data: str) -> float:
     """The sampling rate of ``data`` without generating a corpus."""
     if data == "eeg":
         return 128.0
+    if data == "pile":
+        return 1.0
     return load(data, split="train").fs if data.lower().startswith(("ucr:", "uea:")) else 1.0
+
+
+def reference_objective(name: str):
+    """A committed MAE or masked-spectrum reference with its decoder (fmlab/references/decoders/), in eval mode:
+    ``reference_objective("mae-small").reconstruct(x)`` fills in masked patches of any [B, C, T]."""
+    encoder = hub.reference(name)
+    info = hub.references()[name]
+    path = hub.REFERENCES / "decoders" / f"{name}.safetensors"
+    if not path.exists():
+        raise ValueError(f"reference_objective: {name!r} ships without a decoder (only the MAE and masked-spectrum "
+                         f"references have one: {sorted(p.stem for p in path.parent.glob('*.safetensors'))}); use "
+                         f"fmlab.hub.reference({name!r}) for its encoder")
+    obj = make_objective(info["objective"], encoder)
+    obj.decoder.load_state_dict(load_file(str(path)))
+    return obj.float().eval()

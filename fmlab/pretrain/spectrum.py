@@ -46,7 +46,8 @@ class MaskedSpectrum(MAE):
         """For plots: {"target", "pred" [B, N, bins] log-magnitudes, "masked" [B, N], "error" [B, N]}."""
         keep, masked = self.mask(x, **mask_args)
         out = self(x, keep=keep, masked=masked)
-        bins = self.encoder.config.patch_size // 2 + 1
+        bins, b = self.encoder.config.patch_size // 2 + 1, len(x)
         pred, target = out["pred"].float()[..., :bins], out["target"][..., :bins]
+        pred, target, masked = pred.reshape(b, -1, bins), target.reshape(b, -1, bins), masked.reshape(b, -1)
         return {"input": x, "target": target, "pred": pred, "masked": masked,
                 "error": ((pred - target) ** 2).mean(-1)}

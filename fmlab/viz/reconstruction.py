@@ -30,7 +30,8 @@ def _unpack(result: dict, index: int, keys: tuple[str, ...], fn: str):
     c, t = x.shape[1:]
     p = result["masked"].shape[1] // c
     as_np = lambda v: v[index].detach().float().cpu().numpy()
-    return as_np(x), as_np(result["masked"]).reshape(c, p) > 0, as_np(result["error"]).reshape(c, p), t // p
+    size = -(-t // p)  # the last patch may be partial (zero-padded by the encoder)
+    return as_np(x), as_np(result["masked"]).reshape(c, p) > 0, as_np(result["error"]).reshape(c, p), size
 
 
 def _error_map(ax, err: np.ndarray, masked: np.ndarray, names, t_end: float, xlabel: str, unit: str) -> None:
@@ -63,7 +64,7 @@ def plot_reconstruction(result: dict, index: int = 0, channels=None, names=None,
     idx = _channel_index(_default_channels(masked) if channels is None else channels, names, len(x),
                          "plot_reconstruction")
     t, xlabel = _time_axis(fs or 1.0, x.shape[1])
-    hidden = np.repeat(masked, size, axis=1)  # [C, T]
+    hidden = np.repeat(masked, size, axis=1)[:, : x.shape[1]]  # [C, T]
     heights = [1 + 0.55 * len(idx), 1 + 0.12 * len(x)]
     fig, (top, bottom) = plt.subplots(2, 1, sharex=True, layout="constrained", figsize=(10, 0.2 + sum(heights)),
                                       height_ratios=heights)

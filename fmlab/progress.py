@@ -1,0 +1,71 @@
+"""What fit() shows while it trains: one line saying what runs where, a progress bar with the latest loss and
+metrics, and in a notebook the loss curve redrawn in place (cleared at the end: the History's plot is the record)."""
+from __future__ import annotations
+
+import time
+
+import torch
+
+
+def announce(model: torch.nn.Module, dev: torch.device, bf16: bool, world: int, start: int, steps: int,
+             batch_size: int) -> None:
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    print(f"fmlab.fit: {type(model).__name__} on {dev}{' (bf16 autocast)' if bf16 else ''}"
+          f"{f' x {world} processes (DDP)' if world > 1 else ''}, steps {start}->{steps}, batch {batch_size}"
+          f"{' per process' if world > 1 else ''}, {trainable:,} trainable parameters")
+
+
+def in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+        return get_ipython() is not None and "IPKernelApp" in get_ipython().config
+    except ImportError:
+        return False
+
+
+class Display:
+    """The progress bar (when ``enabled``) and the live plot (``live``; default: in a notebook) of one fit()."""
+
+    def __init__(self, enabled: bool, live: bool | None, total: int, initial: int):
+        self.bar = None
+        if enabled:
+            from tqdm.auto import tqdm
+            self.bar = tqdm(total=total, initial=initial, desc="fit", leave=True)
+        self.plot = LivePlot() if (live if live is not None else enabled and in_notebook()) else None
+
+    def update(self, hist) -> None:
+        """After each step: advance the bar, show the latest loss and metrics, maybe redraw the curve."""
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{hist.loss[-1]:.4f}", **{k: f"{v[-1][1]:.3f}" for k, v in hist.metrics.items()})
+        if self.plot is not None:
+            self.plot.update(hist)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        if self.plot is not None:
+            self.plot.clear()
+
+
+class LivePlot:
+    """Redraws the loss curve in place in a notebook output while fit() runs."""
+
+    def __init__(self, every_seconds: float = 3.0):
+        from IPython.display import display
+        self.handle, self.every, self.last = display(display_id=True), every_seconds, time.perf_counter()
+
+    def update(self, hist) -> None:
+        """Redraw at most every few seconds (a redraw costs as much as several small training steps)."""
+        if time.perf_counter() - self.last < self.every:
+            return
+        self.last = time.perf_counter()
+        import matplotlib.pyplot as plt
+        fig = hist.plot()
+        self.handle.update(fig)
+        plt.close(fig)
+
+    def clear(self) -> None:
+        """Empty the live output once training ends: the History's own plot is the record."""
+        from IPython.display import HTML
+        self.handle.update(HTML(""))
