@@ -8,7 +8,7 @@ train / test split. The label budgets are stratified draws of 1 %, 10 % and 100 
 Encoders: random init, the four objectives pretrained on mnist1d (fmlab.pretrain.pretrained("...", "mnist1d"): an
 independent draw of 3,000 unlabelled signals from the same generator, seed 0; no test signal is seen), the reference
 encoders committed with the kit (fmlab.hub.references(), pretrained on the pile of datasets/pile.md; the signals as
-they are, 40 samples, no resampling), and (--foundation) the older pile encoder of benchmarks/foundation.py (the
+they are, 40 samples in 5 patches, and explicitly resampled to 128 samples, rows "@128"), and (--foundation) the older pile encoder of benchmarks/foundation.py (the
 signals resampled 40 -> 128 and z-normalised).
 Grid: every encoder gets a logistic-regression probe on frozen features (sklearn, ``--probe-seeds`` label draws);
 the ``--full-grid`` strongest (by that probe with all labels) get every strategy of fmlab.adapt (linear probe, full
@@ -31,7 +31,7 @@ from fmlab.adapt import compare
 from fmlab.adapt.compare import ADAPTATIONS, budget_name, label_budget, summarize
 from fmlab.data import load
 from fmlab.data.core import SignalDataset
-from fmlab.data.pile import univariate
+from fmlab.data.pile import resample, univariate
 from fmlab.evaluate import features, probe_accuracy
 from fmlab.models import Encoder
 from fmlab.pretrain.recipes import OBJECTIVES, encoder_config, pretrained
@@ -112,7 +112,8 @@ def reference_aims(summary: dict) -> dict:
                                "holds": acc(best, "100%") >= REFERENCE_AIMS["adapted_100%"]}
         for b in ("1%", "10%"):
             best = max(adapted, key=lambda r: acc(r, b))
-            gap = 100 * (acc(best, b) - acc(f"{SCRATCH} / from_scratch", b))
+            scratch = f"{SCRATCH}{' @128' if '@128' in best else ''} / from_scratch"  # on the same view
+            gap = 100 * (acc(best, b) - acc(scratch, b))
             out[f"above_scratch_{b}"] = {"row": best, "points": round(gap, 1),
                                          "aim": REFERENCE_AIMS["above_scratch_points"],
                                          "holds": gap >= REFERENCE_AIMS["above_scratch_points"]}
@@ -128,7 +129,7 @@ def plain(value):
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "gpu"])
-    ap.add_argument("--objectives", nargs="+", default=list(OBJECTIVES))
+    ap.add_argument("--objectives", nargs="*", default=list(OBJECTIVES))
     ap.add_argument("--foundation", nargs="*", default=[],
                     help="objectives of the older pile encoder of benchmarks/foundation.py to include (default none)")
     ap.add_argument("--references", nargs="*", default=None,
@@ -154,8 +155,13 @@ def main(argv=None) -> None:
         t0 = time.perf_counter()
         encoders[objective] = pretrained(objective, "mnist1d", args.profile, progress=False)[0].encoder.eval()
         seconds[f"pretrain {objective}"] = round(time.perf_counter() - t0, 1)
-    for name in hub.references() if args.references is None else args.references:
+    resampled = (resample(train, 128), resample(test, 128))
+    reference_names = list(hub.references()) if args.references is None else args.references
+    for name in reference_names:
         encoders[f"reference {name}"] = hub.reference(name)
+        # The explicit alternative to 5 patches of 8 samples: the digit stretched to 128 samples (16 patches).
+        encoders[f"reference {name} @128"] = encoders[f"reference {name}"]
+        data[f"reference {name} @128"] = resampled
     pile_data = (as_pile_shape(train), as_pile_shape(test))
     for objective in args.foundation:
         t0 = time.perf_counter()
@@ -187,8 +193,9 @@ def main(argv=None) -> None:
     refs = [n for n in encoders if n.startswith("reference ")]
     if refs:  # the references' own architecture from scratch: what their pretraining is worth
         t0 = time.perf_counter()
-        tables[SCRATCH] = compare(encoders[refs[0]], train, test, strategies=("from_scratch",), budgets=BUDGETS,
-                                  seeds=args.seeds, **run)
+        for view, (tr, te) in (("", (train, test)), (" @128", resampled)):
+            tables[SCRATCH + view] = compare(encoders[refs[0]], tr, te, strategies=("from_scratch",),
+                                             budgets=BUDGETS, seeds=args.seeds, **run)
         seconds[SCRATCH] = round(time.perf_counter() - t0, 1)
 
     summary = {}
@@ -226,8 +233,7 @@ def main(argv=None) -> None:
         "train": len(train), "test": len(test), "budgets": {budget_name(b): b for b in BUDGETS},
         "full_grid": full, "references": REFERENCES, "seconds": seconds,
         "total_s": round(time.perf_counter() - t_all, 1), "summary": summary, "aim": aim,
-        "reference_aims": reference_aim, "reference_encoders": {n[len("reference "):]: hub.references()[n[10:]]
-                                                                for n in encoders if n.startswith("reference ")},
+        "reference_aims": reference_aim, "reference_encoders": {n: hub.references()[n] for n in reference_names},
         "runs": {name: [{k: plain(v) for k, v in r.items()} for r in t.to_dict(orient="records")]
                  for name, t in tables.items()}}, indent=1))
     print(f"\nwrote {out}")

@@ -2,6 +2,7 @@
 
     python benchmarks/references.py make --objective contrastive --steps 2500 --batch-size 256   # pretrain, publish
     python benchmarks/references.py publish RUN_DIR --name contrastive-small --command "..."   # publish a finished run
+    python benchmarks/references.py time              # how long fmlab.hub.reference(name) takes (median of 7)
 
 A reference is the kit's own pretraining run on the pile (`fmlab pretrain --data pile`, datasets/pile.md): the
 shape-agnostic encoder (fmlab.pretrain.recipes.foundation_config), one objective, the size's preset. Publishing
@@ -29,7 +30,7 @@ from fmlab.data.pile import PILE_SIZES, pile_sources
 from fmlab.train import History
 
 
-def publish(run: Path, name: str, command: str) -> Path:
+def publish(run: Path, name: str, command: str, threads: int | None = None, note: str = "") -> Path:
     """Write the finished run in ``run`` (encoder.safetensors + history.json) as reference ``name``."""
     if not (run / "history.json").exists():
         raise ValueError(f"publish: {run} holds no finished run (no history.json); finish it first "
@@ -43,7 +44,8 @@ def publish(run: Path, name: str, command: str) -> Path:
                 eeg_probe_acc=settings.get("probe_acc"), command=command,
                 corpus={"name": "pile-cpu", "card": "datasets/pile.md", "series_per_source": PILE_SIZES["cpu"],
                         "sources": pile_sources("cpu")},
-                parameters=encoder.num_parameters(), torch=torch.__version__, threads=torch.get_num_threads(),
+                parameters=encoder.num_parameters(), torch=torch.__version__, threads=threads or torch.get_num_threads(),
+                note=note,
                 machine=f"{platform.machine()} {platform.processor()}".strip(), made=time.strftime("%Y-%m-%d"))
     path = hub.save_reference(encoder, name, **info)
     if settings["objective"] in ("mae", "spectrum"):  # the decoder too, so reconstructions can be shown
@@ -70,9 +72,23 @@ def main(argv=None) -> None:
     pub.add_argument("run")
     pub.add_argument("--name", required=True)
     pub.add_argument("--command", required=True, help="the command that made the run")
+    pub.add_argument("--threads", type=int, help="torch threads the run used (default: this process's)")
+    pub.add_argument("--note", default="", help="anything else about how it was made")
+    sub.add_parser("time", help="time fmlab.hub.reference(name) for every committed reference")
     args = ap.parse_args(argv)
+    if args.what == "time":
+        for name in hub.references():
+            seconds = []
+            for _ in range(7):
+                t0 = time.perf_counter()
+                hub.reference(name)
+                seconds.append(time.perf_counter() - t0)
+            seconds.sort()
+            print(f"fmlab.hub.reference({name!r}): median {1000 * seconds[3]:.0f} ms (min {1000 * seconds[0]:.0f}, "
+                  f"max {1000 * seconds[-1]:.0f}); {(hub.REFERENCES / f'{name}.safetensors').stat().st_size / 1e6:.1f} MB")
+        return
     if args.what == "publish":
-        publish(Path(args.run), args.name, args.command)
+        publish(Path(args.run), args.name, args.command, args.threads, args.note)
         return
     name = f"{args.objective}-{args.size}"
     run = Path(args.runs) / name

@@ -171,13 +171,12 @@ def run_dataset(name: str, profile: str, objectives, seeds, foundation: dict, re
     return out
 
 
-def summarise(results: dict) -> dict:
-    """{dataset: {row: mean accuracy over seeds}} (the SVM for encoders, plain accuracy for baselines)."""
-    table = {}
-    for name, r in results.items():
-        table[name] = {row: statistics.mean(s.get("svm", s.get("accuracy")) for s in per_seed.values())
-                       for row, per_seed in r["rows"].items()}
-    return table
+def summarise(results: dict, spread: bool = False) -> dict:
+    """{dataset: {row: mean accuracy over seeds}} (the SVM for encoders, plain accuracy for baselines); with
+    ``spread`` the standard deviation over seeds instead (None for a row of one seed)."""
+    stat = (lambda v: statistics.stdev(v) if len(v) > 1 else None) if spread else statistics.mean
+    return {name: {row: stat([s.get("svm", s.get("accuracy")) for s in per_seed.values()])
+                   for row, per_seed in r["rows"].items()} for name, r in results.items()}
 
 
 def reference_verdict(table: dict) -> dict:
@@ -253,7 +252,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "gpu"])
     ap.add_argument("--datasets", nargs="+", default=list(DATASETS))
-    ap.add_argument("--objectives", nargs="+", default=list(OBJECTIVES))
+    ap.add_argument("--objectives", nargs="*", default=list(OBJECTIVES))
     ap.add_argument("--foundation", nargs="*", default=[],
                     help="objectives for the older pile-pretrained encoder of benchmarks/foundation.py (default: none)")
     ap.add_argument("--references", nargs="*", default=None,
@@ -287,12 +286,12 @@ def main(argv=None) -> None:
               f"(aim: all, and at least 3)")
         for name, r in rv["per_dataset"].items():
             print(f"  {name}: {r['best']} {r['accuracy']:.3f} (random init {r['random init']:.3f}); " + ", ".join(
-                f"{k} {100 * x:+.1f} points" for k, x in r.items() if k.startswith("minus")))
+                f"{k.replace('minus', 'vs')} {100 * x:+.1f} points" for k, x in r.items() if k.startswith("minus")))
     print(f"\nbest fmlab encoder beats T-Loss and 1NN-DTW on {v['wins']} of {v['datasets']} datasets: "
           f"{'HOLDS' if v['aim_holds'] else 'DOES NOT HOLD'} (aim: at least 3 of 4)")
     for name, r in v["per_dataset"].items():
         print(f"  {name}: {r['best']} {r['accuracy']:.3f}; " + ", ".join(
-            f"{k} {100 * x:+.1f} points" for k, x in r.items() if k.startswith("minus") and x is not None))
+            f"{k.replace('minus', 'vs')} {100 * x:+.1f} points" for k, x in r.items() if k.startswith("minus") and x is not None))
     out = Path(args.out) if args.out else Path(__file__).parent / "results" / f"ucr-{args.profile}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({
@@ -303,7 +302,8 @@ def main(argv=None) -> None:
         "classifier": {"svm": "RBF SVC, gamma='scale', C by 5-fold CV over " + str(SVM_C[:-1]) + " + inf "
                        "(C=inf without search below 50 series or 5 per class)",
                        "logreg": "fmlab.evaluate.probe_accuracy (standardised features, C=1)"},
-        "total_s": round(time.perf_counter() - t_all, 1), "summary": table, "verdict": v, "results": results},
+        "total_s": round(time.perf_counter() - t_all, 1), "summary": table,
+        "summary_sd": summarise(results, spread=True), "verdict": v, "results": results},
         indent=1, default=lambda o: None if isinstance(o, float) and o != o else str(o)))
     print(f"\nwrote {out}")
 

@@ -5,9 +5,13 @@
 """
 from __future__ import annotations
 
+import errno
+import glob
 import json
 import os
+import shutil
 import tempfile
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
@@ -33,10 +37,6 @@ def atomic_path(path: str | os.PathLike):
     cache stays readable. The temporary file is named ``.<name>.<pid>-<host>.<random>.tmp``: the next
     write of ``path`` removes those of writers on this machine whose process is gone (killed mid-write).
     A full disk or an unwritable folder raises an OSError that names the path and what to do."""
-    import errno
-    import glob
-    import shutil
-    import zlib
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     host = f"{zlib.crc32(os.uname().nodename.encode()) if hasattr(os, 'uname') else 0:08x}"

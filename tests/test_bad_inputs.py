@@ -10,6 +10,8 @@ from fmlab import labs, report
 from fmlab.cli import main
 from fmlab.data import SignalDataset, check_signal
 from fmlab.models import Encoder, EncoderConfig
+from fmlab.pretrain import MAE, Contrastive
+from fmlab.pretrain.recipes import run_settings
 from fmlab.train import fit
 from toy import NoisyReconstruction, sine_classes
 
@@ -35,7 +37,30 @@ def dataset(**changes):
 one_subject = SignalDataset(X, Y, ["slow", "fast"], 64.0, meta={"subject": torch.zeros(32)})
 
 # (case, call, what the message says was expected, what it says came)
+ENC = Encoder(EncoderConfig.preset("tiny", channels=2, length=64))
+
+
+def objective(make, call=None):
+    return lambda: (call or (lambda o: o))(make())
+
+
 CASES = [
+    ("MAE.mask ratio=0", objective(lambda: MAE(ENC), lambda o: o.mask(X, ratio=0)), "a value in (0, 1)", "got 0"),
+    ("MAE.reconstruct ratio=0", objective(lambda: MAE(ENC), lambda o: o.reconstruct(X[:2], ratio=0)),
+     "a value in (0, 1)", "got 0"),
+    ("MAE on an empty batch", objective(lambda: MAE(ENC), lambda o: o(X[:0])), "at least one signal",
+     "got shape (0, 2, 64)"),
+    ("Contrastive temperature=nan", objective(lambda: Contrastive(ENC, temperature=float("nan"))),
+     "temperature must be a finite number > 0", "got nan"),
+    ("Contrastive momentum=5", objective(lambda: Contrastive(ENC, method="byol", momentum=5)),
+     "momentum (BYOL's EMA of the target) must be in (0, 1]", "got 5"),
+    ("EncoderConfig channels=19.5", lambda: EncoderConfig(channels=19.5, length=64), "a positive integer", "got 19.5"),
+    ("EncoderConfig input_scale with instance norm", lambda: EncoderConfig(channels=1, length=64, input_scale=12.0),
+     "has no effect with norm='instance'", "input_scale=12.0"),
+    ("Encoder longer than its maximum", lambda: ENC(torch.randn(1, 2, 72)), "at most 64 samples", "(1, 2, 72)"),
+    ("Encoder lengths beyond T", lambda: ENC(X[:2], lengths=torch.tensor([10, 99])), "integers in 1..64",
+     "(2,)"),
+    ("pretrain steps=0", lambda: run_settings("mae", steps=0), "a positive int", "got 0"),
     ("fit steps=0", fit_with(steps=0), "steps to be a whole number >= 1", "got 0"),
     ("fit steps=2.5", fit_with(steps=2.5), "steps to be a whole number >= 1", "got 2.5"),
     ("fit steps=True", fit_with(steps=True), "steps to be a whole number", "got True"),

@@ -66,13 +66,13 @@ def _run(script: str, out: Path, *args: str) -> dict:
 @pytest.fixture(scope="module")
 def ucr_result(tmp_path_factory):
     return _run("ucr.py", tmp_path_factory.mktemp("ucr") / "ucr.json", "--datasets", "ItalyPowerDemand",
-                "--objectives", "mae", "--foundation", "mae")
+                "--objectives", "mae", "--foundation", "mae", "--references", "contrastive-small")
 
 
 @pytest.fixture(scope="module")
 def mnist1d_result(tmp_path_factory):
-    return _run("mnist1d.py", tmp_path_factory.mktemp("mnist1d") / "mnist1d.json", "--objectives", "mae",
-                "--foundation", "--full-grid", "1", "--probe-seeds", "0")
+    return _run("mnist1d.py", tmp_path_factory.mktemp("mnist1d") / "mnist1d.json", "--objectives",
+                "--full-grid", "2", "--probe-seeds", "0", "--references", "contrastive-small")
 
 
 def test_ucr_benchmark_writes_its_results(ucr_result):
@@ -80,21 +80,32 @@ def test_ucr_benchmark_writes_its_results(ucr_result):
     assert r["benchmark"] == "ucr" and r["profile"] == "smoke" and r["seeds"] == [0]
     assert r["command"].startswith("python benchmarks/ucr.py") and r["device"] and r["versions"]["torch"]
     table = r["summary"]["ItalyPowerDemand"]
-    assert set(table) == {"random init", "mae", "foundation mae", "MiniRocket (measured)", "1NN-DTW (measured)"}
+    assert set(table) == {"random init", "mae", "foundation mae", "reference contrastive-small",
+                          "reference random init", "MiniRocket (measured)", "1NN-DTW (measured)"}
     assert all(0.0 <= v <= 1.0 for v in table.values())
     assert all(ref["source"] and ref["accuracy"]["ItalyPowerDemand"] for ref in r["references"].values())
+    assert {"T-Loss", "1NN-DTW", "TS2Vec", "MOMENT (zero-shot + SVM)"} == set(r["references"])
     assert r["verdict"]["datasets"] == 1 and isinstance(r["verdict"]["aim_holds"], bool)
+    rv = r["reference_verdict"]["per_dataset"]["ItalyPowerDemand"]
+    assert rv["best"] == "reference contrastive-small" and rv["random init"] == table["reference random init"]
+    assert r["reference_encoders"]["contrastive-small"]["command"].startswith("fmlab pretrain")
 
 
 def test_mnist1d_benchmark_writes_its_results(mnist1d_result):
     r = mnist1d_result
     assert r["benchmark"] == "mnist1d" and r["command"].startswith("python benchmarks/mnist1d.py")
-    assert set(r["budgets"]) == {"1%", "10%", "100%"} and r["full_grid"] == ["mae"]
-    assert {"mae / lora", "mae / full_finetune", "random init / logreg probe", "from_scratch", "minirocket",
-            "mae / logreg probe"} <= set(r["summary"])
+    assert set(r["budgets"]) == {"1%", "10%", "100%"}
+    assert set(r["full_grid"]) == {"reference contrastive-small", "reference contrastive-small @128"}
+    assert {"reference contrastive-small / lora", "reference contrastive-small @128 / full_finetune",
+            "random init / logreg probe", "from_scratch", "minirocket", "reference contrastive-small / logreg probe",
+            "reference contrastive-small @128 / logreg probe", "scratch (reference architecture) / from_scratch",
+            "scratch (reference architecture) @128 / from_scratch"} <= set(r["summary"])
+    aims = r["reference_aims"]
+    assert set(aims) == {"frozen_logreg_100%", "adapted_100%", "above_scratch_1%", "above_scratch_10%"}
+    assert all(isinstance(a["holds"], bool) for a in aims.values())
     assert all(0.0 <= b["accuracy"] <= 1.0 for row in r["summary"].values() for b in row.values())
     assert r["references"]["accuracy"]["CNN"] == 0.94
-    assert r["aim"]["best"].startswith("mae /") and isinstance(r["aim"]["aim_holds"], bool)
+    assert r["aim"]["best"].startswith("reference contrastive-small") and isinstance(r["aim"]["aim_holds"], bool)
 
 
 def test_benchmark_plots_draw_the_saved_results(ucr_result, mnist1d_result):

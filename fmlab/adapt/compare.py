@@ -293,7 +293,8 @@ def which_strategy(table, baselines: Sequence[str] = ("from_scratch", "minirocke
         ours = acc.drop([b for b in baselines if b in acc.index])
         best = ours.idxmax()
         ties = [k for k in ours.index if k != best and ours[k] >= ours[best] - within]
-        margins = ", ".join(f"{100 * (ours[best] - acc[b]):+.1f} points over {b}" for b in baselines if b in acc.index)
+        margins = ", ".join(f"{100 * (ours[best] - acc[b]):+.1f} points against {b}" for b in baselines
+                            if b in acc.index)
         out.append(f"{name} ({g['labels'].mean():.0f} labels): {best} {ours[best]:.3f}"
                    + (f" (within {100 * within:.0f} points: {', '.join(ties)})" if ties else "")
                    + (f"; {margins}" if margins else ""))

@@ -11,6 +11,8 @@ windows of the *same* subject in the batch, so telling people apart no longer he
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -76,8 +78,11 @@ class Contrastive(nn.Module):
         if negatives not in ("batch", "subject") or (negatives == "subject" and method != "simclr"):
             raise ValueError(f"Contrastive: negatives must be 'batch' or 'subject' (the latter with method='simclr', "
                              f"BYOL has no negatives), got negatives={negatives!r}, method={method!r}")
-        if temperature <= 0:
-            raise ValueError(f"Contrastive: temperature must be > 0, got {temperature}")
+        if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0):
+            raise ValueError(f"Contrastive: temperature must be a finite number > 0 (SimCLR uses 0.1), got {temperature!r}")
+        if not (isinstance(momentum, (int, float)) and 0 < momentum <= 1):
+            raise ValueError(f"Contrastive: momentum (BYOL's EMA of the target) must be in (0, 1], e.g. 0.996, "
+                             f"got {momentum!r}")
         augment = "default" if augment is None else augment
         if isinstance(augment, str) and augment not in AUGMENTS:
             raise ValueError(f"Contrastive: augment must be a callable or one of {', '.join(AUGMENTS)}, "

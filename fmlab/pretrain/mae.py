@@ -90,8 +90,9 @@ class MAE(nn.Module):
         """(keep [B', K], masked [B', N]) for x [B, C, T]; B' = B * C for a channel-independent encoder,
         which masks each channel as its own series (encoder.fold)."""
         x = self.encoder.fold(x)
-        return make_mask(kind or self.mask_kind, len(x), x.shape[1], self.encoder.num_patches(x.shape[-1]),
-                         ratio or self.mask_ratio, generator=generator, device=x.device)
+        return make_mask(self.mask_kind if kind is None else kind, len(x), x.shape[1],
+                         self.encoder.num_patches(x.shape[-1]), self.mask_ratio if ratio is None else ratio,
+                         generator=generator, device=x.device)
 
     def forward(self, x: torch.Tensor, keep: torch.Tensor | None = None, masked: torch.Tensor | None = None) -> dict:
         """x [B, C, T] -> {"loss", "pred" [B, N, L], "target" [B, N, L], "masked" [B, N], "keep" [B, K],

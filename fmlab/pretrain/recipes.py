@@ -100,8 +100,12 @@ def run_settings(objective: str, data: str = "eeg", profile: str | None = None, 
     p = get_profile(profile)
     if objective not in OBJECTIVES:
         raise ValueError(f"objective: unknown {objective!r}; choose one of {', '.join(OBJECTIVES)}")
-    steps = steps or max(10, p.steps // STEP_COST[objective])
-    batch_size = batch_size or (p.batch_size // 2 if objective == "contrastive" else p.batch_size)
+    for name, v in (("steps", steps), ("batch_size", batch_size)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise ValueError(f"pretrain({name}=...): expected a positive int, or None for the profile's default, "
+                             f"got {v!r}")
+    steps = max(10, p.steps // STEP_COST[objective]) if steps is None else steps
+    batch_size = (p.batch_size // 2 if objective == "contrastive" else p.batch_size) if batch_size is None else batch_size
     settings = dict(objective=objective, data=data, profile=p.name, seed=seed, n=p.n, size=size or p.size,
                     steps=steps, batch_size=batch_size, lr=p.lr, eval_every=max(1, steps // 5),
                     objective_args=objective_args, format=hub.FORMAT)
