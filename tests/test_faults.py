@@ -202,10 +202,12 @@ def test_twenty_random_sigterms_of_fmlab_pretrain_resume_to_the_uninterrupted_we
     assert len(set(steps_seen)) >= 5, f"the interrupts did not land at varied steps: {steps_seen}"
 
 
-def write_forever(path: str) -> None:
+def write_forever(path: str, started) -> None:
     """Child process: write checkpoints of 4 MB, each filled with its own number, as fast as it can."""
+    torch.set_num_threads(1)  # a forked child cannot use the parent's OpenMP pool: its first parallel op would hang
     for k in range(10**6):
         checkpoint.write(Path(path), {"model": {"w": torch.full((1_000_000,), float(k))}, "step": k})
+        started.set()
 
 
 def test_a_writer_killed_at_any_moment_leaves_a_whole_checkpoint_and_its_debris_is_cleaned(tmp_path):
@@ -213,9 +215,11 @@ def test_a_writer_killed_at_any_moment_leaves_a_whole_checkpoint_and_its_debris_
     checkpoint.write(path, {"model": {"w": torch.full((1_000_000,), -1.0)}, "step": -1})
     fork = multiprocessing.get_context("fork")
     for _ in range(20):
-        child = fork.Process(target=write_forever, args=(str(path),))
+        started = fork.Event()
+        child = fork.Process(target=write_forever, args=(str(path), started))
         child.start()
-        time.sleep(rng.uniform(0.05, 0.3))
+        assert started.wait(60), "the writer never finished a first checkpoint"
+        time.sleep(rng.uniform(0.0, 0.25))
         os.kill(child.pid, signal.SIGKILL)
         child.join()
         state = torch.load(path, weights_only=True)  # never half a file
