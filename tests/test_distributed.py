@@ -64,6 +64,7 @@ def encoder(rank: int) -> Encoder:
 
 
 def worker(rank: int, port: int, out: str, job: str) -> None:
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C raises, even if pytest ran with SIGINT ignored
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
                       WORLD_SIZE=str(WORLD))
     torch.set_num_threads(1)
