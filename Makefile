@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 PROFILE ?= cpu
 
-.PHONY: setup report test explore clean-reports
+.PHONY: setup report test explore clean-reports gpu-wheels gpu-check
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,3 +32,29 @@ explore: setup
 
 clean-reports:
 	rm -rf reports
+
+# The GPU check (benchmarks/gpu_check.py). The GPU image has Python 3.12 and torch but no network, so the notebook
+# tier's packages travel as wheels (carry wheels/ along): `make gpu-wheels`, where PyPI is reachable, downloads them
+# for Python 3.12 / manylinux x86_64, leaving out what the image already holds and numba's stack (llvmlite alone is
+# 55 MB, past the 64 MB that travels with the code: aeon's UCR/UEA data and UMAP cannot run there). `make gpu-check`
+# on the GPU machine unpacks them once into wheels/site (the image stays as it is) and runs the check with them.
+WHEELS ?= wheels
+GPU_WHEELS ?= papermill ipykernel nbconvert plotly ipywidgets mnist1d
+GPU_IMAGE_HAS ?= numpy scipy pandas matplotlib scikit_learn pillow fonttools kiwisolver contourpy pyparsing cycler \
+	python_dateutil tzdata joblib threadpoolctl tqdm jinja2 markupsafe typing_extensions pygments packaging psutil pyyaml
+GPU_PY ?= $(if $(wildcard $(PY)),$(PY),$(PYTHON))
+GPU_SITE := $(abspath $(WHEELS))/site
+GPU_CHECK_ARGS ?=
+
+gpu-wheels: setup
+	rm -rf $(WHEELS)
+	$(PY) -m pip download -q -d $(WHEELS) --only-binary=:all: --python-version 3.12 --implementation cp --abi cp312 \
+		--platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 $(GPU_WHEELS)
+	cd $(WHEELS) && for name in $(GPU_IMAGE_HAS); do rm -f $$name-[0-9]*.whl; done
+	@du -sh $(WHEELS)
+
+gpu-check:
+	if [ ! -d $(GPU_SITE) ] && ls $(WHEELS)/*.whl >/dev/null 2>&1 && ! $(GPU_PY) -c "import papermill" 2>/dev/null; then \
+		$(GPU_PY) -m pip install -q --no-index --no-deps --target $(GPU_SITE) $(WHEELS)/*.whl; fi
+	PYTHONPATH=$(GPU_SITE)$${PYTHONPATH:+:$$PYTHONPATH} JUPYTER_PATH=$(GPU_SITE)/share/jupyter \
+		$(GPU_PY) benchmarks/gpu_check.py $(GPU_CHECK_ARGS)

@@ -3,13 +3,14 @@
 the training labels, report accuracy on the archive's own test split.
 
     python benchmarks/ucr.py --profile cpu [--datasets GunPoint ...] [--objectives mae ...] [--seeds 0 1]
-                             [--foundation mae ...] [--out PATH]
+                             [--references NAME ...] [--adapt NAME ...] [--foundation mae ...] [--out PATH]
 
 Rows, per dataset and seed: every objective (fmlab.pretrain.pretrained on ucr:NAME, the profile's settings, cached
 in FMLAB_CACHE), a randomly initialised encoder of the same config, the reference encoders committed with the kit
 (fmlab.hub.references(): one shape-agnostic encoder pretrained on the pile of datasets/pile.md, frozen, applied to
-every dataset at its own length without resampling, each channel pooled on its own and the C feature vectors side
-by side) beside the same architecture at random init, and (--foundation) the older variant of
+every dataset at its own length without resampling, each channel's tokens pooled by mean and max and the C feature
+vectors side by side) beside the same architecture at random init, (--adapt) references adapted with every strategy
+of fmlab.adapt on all the training labels (ADAPT_RUNS steps, each seed) beside their architecture from scratch, and (--foundation) the older variant of
 benchmarks/foundation.py (an encoder pretrained here on a pile resampled to 128 samples).
 Classifiers on the frozen features: an RBF SVM with C chosen by 5-fold cross-validation on the training split
 (T-Loss's and TS2Vec's `fit_svm`: C in 1e-4 ... 1e4 and inf; C = inf without search when the split has fewer than
@@ -34,7 +35,8 @@ import numpy as np
 import torch
 
 from fmlab import hub
-from fmlab.adapt.compare import classic_once
+from fmlab.adapt import compare
+from fmlab.adapt.compare import ADAPTATIONS, classic_once
 from fmlab.data import load
 from fmlab.evaluate import features, probe_accuracy
 from fmlab.models import Encoder
@@ -75,6 +77,13 @@ REFERENCES = {
 # The verdict of the per-dataset encoders (issue 9) compares with these two; the references' with T-Loss alone.
 VERDICT_REFERENCES = ("T-Loss", "1NN-DTW")
 SVM_C = [1e-4, 1e-3, 1e-2, 1e-1, 1, 10, 100, 1e3, 1e4, np.inf]
+# The references' frozen features: each channel's tokens pooled by mean and max, side by side (issue 16's calibration
+# protocol); the SVM on mean pooling alone is kept beside it in the results ("svm_mean_pool").
+POOL = "mean+max"
+# fit() for one adaptation run of a reference (--adapt): long enough for a few hundred labels to be used up.
+ADAPT_RUNS = {"smoke": dict(steps=5, batch_size=32), "cpu": dict(steps=400, batch_size=64),
+              "gpu": dict(steps=3000, batch_size=128)}
+SCRATCH = "scratch (reference architecture)"
 
 
 def svm_accuracy(f_train: torch.Tensor, y_train: torch.Tensor, f_test: torch.Tensor, y_test: torch.Tensor) -> dict:
@@ -113,21 +122,45 @@ def reference_rows(name: str, references: list[str], seeds, add) -> None:
     """Frozen references (and their architecture at random init, one row per seed) on the data as it is:
     every series at its own length (load_ucr(pad=True)), each channel's features side by side [N, C * D]."""
     train, test = load(f"ucr:{name}", split="train", pad=True), load(f"ucr:{name}", split="test", pad=True)
-    feats = lambda enc, d: features(enc, d, per_channel=True)
+
+    def scores(enc) -> dict:  # the protocol (mean+max pooling), and the SVM on mean pooling beside it
+        feats = lambda d, pool: features(enc, d, per_channel=True, pool=pool)
+        mean = svm_accuracy(feats(train, "mean"), train.y, feats(test, "mean"), test.y)["svm"]
+        return {**probe_both(feats(train, POOL), train.y, feats(test, POOL), test.y), "svm_mean_pool": mean}
+
     for ref in references:
         t0 = time.perf_counter()
-        enc = hub.reference(ref)
-        add(f"reference {ref}", 0, probe_both(feats(enc, train), train.y, feats(enc, test), test.y),
-            time.perf_counter() - t0)
+        add(f"reference {ref}", 0, scores(hub.reference(ref)), time.perf_counter() - t0)
     for seed in seeds if references else ():
         t0 = time.perf_counter()
         torch.manual_seed(seed)
         enc = Encoder(hub.reference(references[0]).config).eval()   # the same architecture, untrained
-        add("reference random init", seed, probe_both(feats(enc, train), train.y, feats(enc, test), test.y),
-            time.perf_counter() - t0)
+        add("reference random init", seed, scores(enc), time.perf_counter() - t0)
 
 
-def run_dataset(name: str, profile: str, objectives, seeds, foundation: dict, references: list[str]) -> dict:
+def adapted_rows(name: str, references: list[str], seeds, profile: str) -> tuple[dict, dict]:
+    """Each reference adapted with every strategy of fmlab.adapt on all the training labels, and its architecture
+    from scratch on the same labels (once): ({row: {seed: scores}}, {row: seconds}), rows "reference NAME / strategy"
+    and SCRATCH."""
+    train, test = load(f"ucr:{name}", split="train", pad=True), load(f"ucr:{name}", split="test", pad=True)
+    rows, seconds = {}, {}
+    for i, ref in enumerate(references):
+        t0 = time.perf_counter()
+        strategies = (*ADAPTATIONS, "from_scratch") if i == 0 else ADAPTATIONS
+        table = compare(hub.reference(ref), train, test, strategies=strategies, budgets=(1.0,), seeds=seeds,
+                        **ADAPT_RUNS[profile])
+        for r in table.itertuples():
+            row = SCRATCH if r.strategy == "from_scratch" else f"reference {ref} / {r.strategy}"
+            rows.setdefault(row, {})[str(r.seed)] = {"accuracy": float(r.accuracy),
+                                                     "trainable_params": int(r.trainable_params),
+                                                     "train_seconds": round(float(r.train_seconds), 1)}
+            print(f"{name:<17} {row:<40} seed {r.seed}: {r.accuracy:.3f}", flush=True)
+        seconds[f"adapt reference {ref}"] = [round(time.perf_counter() - t0, 1)]
+    return rows, seconds
+
+
+def run_dataset(name: str, profile: str, objectives, seeds, foundation: dict, references: list[str],
+                adapt: list[str] = ()) -> dict:
     train, test = load(f"ucr:{name}", split="train"), load(f"ucr:{name}", split="test")
     out = {"train": len(train), "test": len(test), "shape": list(train.x.shape[1:]), "classes": train.num_classes,
            "rows": {}, "seconds": {}}
@@ -164,6 +197,10 @@ def run_dataset(name: str, profile: str, objectives, seeds, foundation: dict, re
         out["rows"].setdefault("MiniRocket (measured)", {})[str(seed)] = {"accuracy": rocket["accuracy"]}
         out["seconds"].setdefault("MiniRocket (measured)", []).append(round(time.perf_counter() - t0, 1))
         print(f"{name:<17} {'MiniRocket':<24} seed {seed}: {rocket['accuracy']:.3f}", flush=True)
+    if adapt:
+        rows, seconds = adapted_rows(name, adapt, seeds, profile)
+        out["rows"].update(rows)
+        out["seconds"].update(seconds)
     t0 = time.perf_counter()
     out["rows"]["1NN-DTW (measured)"] = {"-": {"accuracy": dtw_1nn(train, test)}}
     out["seconds"]["1NN-DTW (measured)"] = [round(time.perf_counter() - t0, 1)]
@@ -179,12 +216,17 @@ def summarise(results: dict, spread: bool = False) -> dict:
                    for row, per_seed in r["rows"].items()} for name, r in results.items()}
 
 
+def is_frozen_reference(row: str) -> bool:
+    """A row of a frozen reference encoder (not its random init, not an adapted one)."""
+    return row.startswith("reference ") and row != "reference random init" and " / " not in row
+
+
 def reference_verdict(table: dict) -> dict:
     """The aims of the references (issue 16): the best frozen reference (SVM) above the same architecture at random
     init on every dataset, and above T-Loss on >= 3 of 4; where it stands against TS2Vec and MOMENT."""
     rows = {}
     for name, t in table.items():
-        refs = {row: v for row, v in t.items() if row.startswith("reference ") and row != "reference random init"}
+        refs = {row: v for row, v in t.items() if is_frozen_reference(row)}
         if not refs:
             continue
         best = max(refs, key=refs.get)
@@ -194,6 +236,12 @@ def reference_verdict(table: dict) -> dict:
                       **{f"minus {ref}": refs[best] - r["accuracy"][name] for ref, r in REFERENCES.items()
                          if name in r["accuracy"]},
                       "above T-Loss": acc > REFERENCES["T-Loss"]["accuracy"].get(name, 1.0)}
+        adapted = {row: v for row, v in t.items() if row.startswith("reference ") and " / " in row}
+        if adapted:
+            top = max(adapted, key=adapted.get)
+            rows[name].update({"best adapted": top, "adapted accuracy": adapted[top],
+                               "adapted minus scratch": adapted[top] - t.get(SCRATCH, float("nan")),
+                               "adapted minus MiniRocket": adapted[top] - t["MiniRocket (measured)"]})
     return {"per_dataset": rows, "above_random_init": sum(r["above random init"] for r in rows.values()),
             "above_tloss": sum(r["above T-Loss"] for r in rows.values()), "datasets": len(rows),
             "aim_holds": bool(rows) and all(r["above random init"] for r in rows.values())
@@ -205,7 +253,8 @@ def verdict(table: dict) -> dict:
     1NN-DTW on >= 3 of 4 datasets."""
     rows = {}
     for name, t in table.items():
-        ours = {row: v for row, v in t.items() if "measured" not in row and "random init" not in row}
+        ours = {row: v for row, v in t.items() if "measured" not in row and "random init" not in row
+                and " / " not in row and row != SCRATCH}
         best = max(ours, key=ours.get)
         refs = {ref: REFERENCES[ref]["accuracy"].get(name) for ref in VERDICT_REFERENCES}
         rows[name] = {"best": best, "accuracy": ours[best],
@@ -219,11 +268,11 @@ def verdict(table: dict) -> dict:
 def print_table(table: dict) -> None:
     names = list(table)
     rows = list(dict.fromkeys(row for t in table.values() for row in t))
-    print(f"\n{'test accuracy':<26}" + "".join(f"{n:>18}" for n in names))
+    print(f"\n{'test accuracy':<44}" + "".join(f"{n:>18}" for n in names))
     for row in rows:
-        print(f"{row:<26}" + "".join(f"{table[n].get(row, float('nan')):>18.3f}" for n in names))
+        print(f"{row:<44}" + "".join(f"{table[n].get(row, float('nan')):>18.3f}" for n in names))
     for ref, r in REFERENCES.items():
-        print(f"{ref + ' (published)':<26}" + "".join(f"{r['accuracy'].get(n, float('nan')):>18.3f}" for n in names))
+        print(f"{ref + ' (published)':<44}" + "".join(f"{r['accuracy'].get(n, float('nan')):>18.3f}" for n in names))
 
 
 def versions() -> dict:
@@ -257,6 +306,9 @@ def main(argv=None) -> None:
                     help="objectives for the older pile-pretrained encoder of benchmarks/foundation.py (default: none)")
     ap.add_argument("--references", nargs="*", default=None,
                     help="committed reference encoders to include (default: all of fmlab.hub.references())")
+    ap.add_argument("--adapt", nargs="*", default=[],
+                    help="references to adapt with every strategy of fmlab.adapt on all training labels, each seed "
+                         "(and their architecture from scratch); default none")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
     ap.add_argument("--out", help="result file (default: benchmarks/results/ucr-<profile>.json)")
@@ -275,7 +327,7 @@ def main(argv=None) -> None:
         foundation_info[objective] = {**s, "pretrain_or_load_s": round(time.perf_counter() - t0, 1)}
         print(f"foundation {objective}: {s['pile_series']} pile series, {s['steps']} steps "
               f"[{time.perf_counter() - t0:.0f} s]", flush=True)
-    results = {name: run_dataset(name, args.profile, args.objectives, args.seeds, foundation, references)
+    results = {name: run_dataset(name, args.profile, args.objectives, args.seeds, foundation, references, args.adapt)
                for name in args.datasets}
     table = summarise(results)
     print_table(table)
@@ -287,6 +339,10 @@ def main(argv=None) -> None:
         for name, r in rv["per_dataset"].items():
             print(f"  {name}: {r['best']} {r['accuracy']:.3f} (random init {r['random init']:.3f}); " + ", ".join(
                 f"{k.replace('minus', 'vs')} {100 * x:+.1f} points" for k, x in r.items() if k.startswith("minus")))
+            if "best adapted" in r:
+                print(f"    adapted: {r['best adapted']} {r['adapted accuracy']:.3f}, "
+                      f"{100 * r['adapted minus scratch']:+.1f} points over its architecture from scratch, "
+                      f"{100 * r['adapted minus MiniRocket']:+.1f} vs MiniRocket")
     print(f"\nbest fmlab encoder beats T-Loss and 1NN-DTW on {v['wins']} of {v['datasets']} datasets: "
           f"{'HOLDS' if v['aim_holds'] else 'DOES NOT HOLD'} (aim: at least 3 of 4)")
     for name, r in v["per_dataset"].items():
@@ -297,7 +353,8 @@ def main(argv=None) -> None:
     out.write_text(json.dumps({
         "benchmark": "ucr", "profile": args.profile, "command": command(__file__, argv),
         "device": device_info(), "threads": torch.get_num_threads(), "versions": versions(), "seeds": args.seeds,
-        "objectives": args.objectives, "foundation": foundation_info, "references": REFERENCES,
+        "objectives": args.objectives, "adapt": args.adapt, "adapt_run": ADAPT_RUNS[args.profile],
+        "reference_pool": POOL, "foundation": foundation_info, "references": REFERENCES,
         "reference_encoders": {r: hub.references()[r] for r in references}, "reference_verdict": rv,
         "classifier": {"svm": "RBF SVC, gamma='scale', C by 5-fold CV over " + str(SVM_C[:-1]) + " + inf "
                        "(C=inf without search below 50 series or 5 per class)",

@@ -25,9 +25,10 @@ def _name(data) -> str:
 
 @torch.no_grad()
 def features(encoder, data: SignalDataset | torch.Tensor, batch_size: int = 256,
-             per_channel: bool = False) -> torch.Tensor:
+             per_channel: bool = False, pool: str | None = None) -> torch.Tensor:
     """Pooled features [N, D] of data.x [N, C, T] on the CPU (the encoder runs in eval mode on its own device).
-    per_channel: each channel pooled on its own, side by side: [N, C * D]. A dataset of series of several
+    per_channel: each channel pooled on its own, side by side: [N, C * D]. pool: the encoder's own pooling by
+    default; "mean+max" doubles D (the references' protocol, see Encoder.pool). A dataset of series of several
     lengths (``meta["length"]``, padded at the end) is encoded with its padding masked out."""
     x = data.x if isinstance(data, SignalDataset) else data
     if not isinstance(x, torch.Tensor) or x.dim() != 3:
@@ -38,11 +39,15 @@ def features(encoder, data: SignalDataset | torch.Tensor, batch_size: int = 256,
                          f"budget that produced it")
     lengths = data.meta.get("length") if isinstance(data, SignalDataset) else None
     inner = getattr(encoder, "encoder", encoder)  # a Classifier passes for its encoder
+    if pool is not None and inner is not encoder:
+        raise ValueError(f"features(pool={pool!r}): pooling is chosen for a bare Encoder; a "
+                         f"{type(encoder).__name__} pools as it was trained (pass pool=None)")
     inner.check_input(x[:1], None if lengths is None else lengths[:1])
     was_training = encoder.training
     encoder.eval()
     dev = next(encoder.parameters()).device
-    kwargs = lambda i: {} if lengths is None else {"lengths": lengths[i:i + batch_size].to(dev)}
+    kwargs = lambda i: ({} if lengths is None else {"lengths": lengths[i:i + batch_size].to(dev)}) | \
+        ({} if pool is None else {"pool": pool})
     try:
         out = [(inner.embed(x[i:i + batch_size].to(dev), per_channel=True, **kwargs(i)).flatten(1) if per_channel
                 else encoder.embed(x[i:i + batch_size].to(dev), **kwargs(i))).float().cpu()

@@ -148,6 +148,17 @@ def time_valid(lengths: torch.Tensor, t: int) -> torch.Tensor:
     return (torch.arange(t, device=lengths.device)[None] < lengths[:, None])[:, None, :]
 
 
+def pool_patches(tokens: torch.Tensor, valid: torch.Tensor | None = None, how: str = "mean") -> torch.Tensor:
+    """Patch tokens [..., K, D] -> [..., D] ("mean") or [..., 2D] ("mean+max": the strongest activation beside
+    the average, the references' frozen-feature protocol, so a short event the mean washes out still shows);
+    ``valid`` [..., K] leaves padding out of both."""
+    if how not in ("mean", "mean+max"):
+        raise ValueError(f"Encoder pooling: expected 'mean', 'mean+max' or 'cls', got {how!r}")
+    w = torch.ones_like(tokens[..., :1]) if valid is None else valid[..., None].to(tokens.dtype)
+    mean = (tokens * w).sum(-2) / w.sum(-2)
+    return mean if how == "mean" else torch.cat([mean, tokens.masked_fill(w == 0, float("-inf")).amax(-2)], -1)
+
+
 class Encoder(nn.Module):
     def __init__(self, config: EncoderConfig):
         super().__init__()
@@ -286,20 +297,17 @@ class Encoder(nn.Module):
         h = self.norm(h)
         return torch.cat([h[:, :1], h[:, 1 + m:]], dim=1) if m else h
 
-    def pool(self, tokens: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
-        """[B, 1 + K, D] -> [B, D] by the config's pooling; ``valid`` [B, K] leaves padding out of the mean."""
-        if self.config.pool == "cls":
-            return tokens[:, 0]
-        if valid is None:
-            return tokens[:, 1:].mean(dim=1)
-        w = valid[..., None].to(tokens.dtype)
-        return (tokens[:, 1:] * w).sum(1) / w.sum(1)
+    def pool(self, tokens: torch.Tensor, valid: torch.Tensor | None = None, how: str | None = None) -> torch.Tensor:
+        """[B, 1 + K, D] -> [B, D] by ``how`` (default: the config's pooling; "mean+max" gives [B, 2D]);
+        ``valid`` [B, K] leaves padding out."""
+        how = how or self.config.pool
+        return tokens[:, 0] if how == "cls" else pool_patches(tokens[:, 1:], valid, how)
 
     def embed(self, x: torch.Tensor, lengths: torch.Tensor | None = None, per_channel: bool = False,
-              **kwargs) -> torch.Tensor:
-        """Pooled features [B, D], or [B, C, D] with ``per_channel`` (each channel's tokens pooled on their
-        own: what a channel-independent encoder hands a classifier of multivariate series). Keyword
-        arguments go to forward."""
+              pool: str | None = None, **kwargs) -> torch.Tensor:
+        """Pooled features [B, D] ([B, 2D] with ``pool="mean+max"``), or [B, C, D] with ``per_channel`` (each
+        channel's tokens pooled on their own, "mean" unless ``pool`` says "mean+max": what a channel-independent
+        encoder hands a classifier of multivariate series). Keyword arguments go to forward."""
         tokens = self(x, lengths=lengths, **kwargs)
         valid = self.token_valid(x, lengths)
         if "keep" in kwargs and kwargs["keep"] is not None:
@@ -307,8 +315,10 @@ class Encoder(nn.Module):
                 raise ValueError("Encoder.embed: per_channel pooling needs every token (no keep=)")
             valid = None if valid is None else torch.gather(valid, 1, kwargs["keep"])
         if not per_channel:
-            return self.pool(tokens, valid)
+            return self.pool(tokens, valid, pool)
+        if pool == "cls":
+            raise ValueError("Encoder.embed: per_channel pooling reads each channel's patch tokens ('mean' or "
+                             "'mean+max'); the CLS token is shared by all channels (use per_channel=False)")
         b, ch = x.shape[:2]
         t = tokens[:, 1:].reshape(b, ch, -1, tokens.shape[-1])       # [B, C, P, D]
-        w = torch.ones_like(t[..., :1]) if valid is None else valid.view(b, ch, -1, 1).to(t.dtype)
-        return (t * w).sum(2) / w.sum(2)
+        return pool_patches(t, None if valid is None else valid.view(b, ch, -1), pool or "mean")

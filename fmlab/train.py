@@ -6,7 +6,8 @@ Optional hooks on the model: ``param_groups(lr)`` for per-group learning rates,
 ``after_step(step, total_steps)`` for work after each update (e.g. an EMA target encoder) and
 ``check_data(data)`` to refuse data it cannot learn from (e.g. labels beyond a classifier's head), and
 ``needs_meta``, names of data.meta entries its forward takes as ``meta={name: [B] tensor}`` (e.g. the
-subject of each sample, for contrastive negatives drawn within a subject).
+subject of each sample, for contrastive negatives drawn within a subject), and ``takes_meta``, entries passed the same
+way when the data has them (a classifier takes "length", for series of several lengths padded at the end).
 
 The step reads whole in ``train_step`` (schedule, batch, forward, backward, clip, update, after_step) and the
 loop in ``_train``. A step and its record in the History are one unit: Ctrl-C or SIGTERM waits for the unit to
@@ -202,7 +203,8 @@ def fit(model: nn.Module, data: SignalDataset, steps: int = 500, batch_size: int
     if compile:
         net = torch.compile(net, **({"backend": compile} if isinstance(compile, str) else {}))
     r = Run(model, net, opt, data.x.to(dev), data.y.to(dev),
-            {k: data.meta[k].to(dev) for k in getattr(model, "needs_meta", ())}, steps, batch_size, lr,
+            {k: data.meta[k].to(dev) for k in (*getattr(model, "needs_meta", ()), *getattr(model, "takes_meta", ()))
+             if k in data.meta}, steps, batch_size, lr,
             warmup_steps, clip or 0, seed, dev, rank, world)
     if main:
         announce(model, dev, r.bf16, world, start, steps, batch_size)

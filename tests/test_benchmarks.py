@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from fmlab.adapt.compare import ADAPTATIONS
 from fmlab.data.core import SignalDataset
 from fmlab.data.pile import make_pile, univariate
 
@@ -66,7 +67,8 @@ def _run(script: str, out: Path, *args: str) -> dict:
 @pytest.fixture(scope="module")
 def ucr_result(tmp_path_factory):
     return _run("ucr.py", tmp_path_factory.mktemp("ucr") / "ucr.json", "--datasets", "ItalyPowerDemand",
-                "--objectives", "mae", "--foundation", "mae", "--references", "contrastive-small")
+                "--objectives", "mae", "--foundation", "mae", "--references", "contrastive-small",
+                "--adapt", "contrastive-small")
 
 
 @pytest.fixture(scope="module")
@@ -80,14 +82,19 @@ def test_ucr_benchmark_writes_its_results(ucr_result):
     assert r["benchmark"] == "ucr" and r["profile"] == "smoke" and r["seeds"] == [0]
     assert r["command"].startswith("python benchmarks/ucr.py") and r["device"] and r["versions"]["torch"]
     table = r["summary"]["ItalyPowerDemand"]
+    adapted = {f"reference contrastive-small / {s}" for s in ADAPTATIONS} | {"scratch (reference architecture)"}
     assert set(table) == {"random init", "mae", "foundation mae", "reference contrastive-small",
-                          "reference random init", "MiniRocket (measured)", "1NN-DTW (measured)"}
+                          "reference random init", "MiniRocket (measured)", "1NN-DTW (measured)"} | adapted
     assert all(0.0 <= v <= 1.0 for v in table.values())
     assert all(ref["source"] and ref["accuracy"]["ItalyPowerDemand"] for ref in r["references"].values())
     assert {"T-Loss", "1NN-DTW", "TS2Vec", "MOMENT (zero-shot + SVM)"} == set(r["references"])
     assert r["verdict"]["datasets"] == 1 and isinstance(r["verdict"]["aim_holds"], bool)
     rv = r["reference_verdict"]["per_dataset"]["ItalyPowerDemand"]
     assert rv["best"] == "reference contrastive-small" and rv["random init"] == table["reference random init"]
+    assert rv["best adapted"] in adapted and rv["adapted minus scratch"] == pytest.approx(
+        table[rv["best adapted"]] - table["scratch (reference architecture)"])
+    frozen = r["results"]["ItalyPowerDemand"]["rows"]["reference contrastive-small"]["0"]
+    assert r["reference_pool"] == "mean+max" and 0.0 <= frozen["svm_mean_pool"] <= 1.0
     assert r["reference_encoders"]["contrastive-small"]["command"].startswith("fmlab pretrain")
 
 

@@ -53,13 +53,47 @@ def test_instance_normalisation_ignores_each_channels_gain_and_offset():
 def test_padding_is_invisible_whatever_it_holds():
     enc = any_shape()
     short = torch.randn(1, 2, 20)
-    for fill in (0.0, 1e3):
+    for fill, pool in ((0.0, None), (1e3, None), (1e3, "mean+max")):
         padded = torch.full((1, 2, 48), fill)
         padded[..., :20] = short
-        torch.testing.assert_close(enc.embed(padded, lengths=torch.tensor([20])), enc.embed(short),
-                                   atol=1e-5, rtol=1e-5)
+        for per_channel in (False, True):
+            torch.testing.assert_close(enc.embed(padded, lengths=torch.tensor([20]), pool=pool, per_channel=per_channel),
+                                       enc.embed(short, pool=pool, per_channel=per_channel), atol=1e-5, rtol=1e-5)
     with pytest.raises(ValueError, match="lengths must be"):
         enc(padded, lengths=torch.tensor([60]))
+
+
+def test_adaptation_trains_and_predicts_with_the_padding_masked_out():
+    from fmlab.adapt import lora
+    from fmlab.data import SignalDataset
+    from fmlab.train import fit
+    torch.manual_seed(0)
+    short, lengths = torch.randn(24, 2, 48), torch.randint(16, 49, (24,))
+    y = torch.arange(24) % 2
+    predictions = []
+    for fill in (0.0, 1e3):  # what padding holds must change nothing, in training or in prediction
+        x = short.clone()
+        x[torch.arange(48) >= lengths[:, None, None].expand(-1, 2, 48)] = fill
+        data = SignalDataset(x, y, ["a", "b"], 1.0, {"length": lengths}, name="ragged")
+        clf = lora(any_shape(), num_classes=2)
+        fit(clf, data, steps=4, batch_size=8, seed=0, progress=False)
+        predictions.append((clf.head.linear.weight.detach().clone(), clf.predict(x, lengths=lengths),
+                            clf.accuracy(data)))
+    torch.testing.assert_close(predictions[0][0], predictions[1][0])
+    assert torch.equal(predictions[0][1], predictions[1][1]) and predictions[0][2] == predictions[1][2]
+
+
+def test_mean_max_pooling_puts_the_strongest_token_beside_the_mean():
+    enc = any_shape().eval()
+    x = torch.randn(3, 2, 40)
+    tokens = enc(x)[:, 1:].reshape(3, 2, -1, enc.config.dim)               # [B, C, P, D]
+    both = enc.embed(x, per_channel=True, pool="mean+max")
+    torch.testing.assert_close(both, torch.cat([tokens.mean(2), tokens.amax(2)], -1))
+    assert enc.embed(x, pool="mean+max").shape == (3, 2 * enc.config.dim)
+    with pytest.raises(ValueError, match="CLS token is shared"):
+        enc.embed(x, per_channel=True, pool="cls")
+    with pytest.raises(ValueError, match="'mean', 'mean\\+max' or 'cls', got 'max'"):
+        enc.embed(x, pool="max")
 
 
 def test_a_joint_encoder_with_channel_embeddings_keeps_its_old_behaviour_and_refuses_more_channels():

@@ -73,9 +73,13 @@ class Classifier(nn.Module):
         """Pooled features [B, D] of the adapted encoder (``lengths`` [B] for series padded at the end)."""
         return self.encoder.embed(x, lengths=lengths)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x [B, C, T] -> logits [B, num_classes]."""
-        return self.head(self.embed(x))
+    # fit() passes data.meta["length"] as meta when the data has it (series of several lengths, padded at the
+    # end), so padding stays out of attention, pooling and the normalisation statistics in training too.
+    takes_meta = ("length",)
+
+    def forward(self, x: torch.Tensor, meta: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """x [B, C, T] -> logits [B, num_classes]; ``meta["length"]`` [B] for series padded at the end."""
+        return self.head(self.embed(x, lengths=None if meta is None else meta.get("length")))
 
     def train(self, mode: bool = True) -> "Classifier":
         super().train(mode)
@@ -114,19 +118,22 @@ class Classifier(nn.Module):
                              f"num_classes={data.num_classes}")
 
     @torch.no_grad()
-    def predict(self, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-        """Class indices [N] for x [N, C, T], in batches, in eval mode."""
+    def predict(self, x: torch.Tensor, batch_size: int = 256, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Class indices [N] for x [N, C, T] (``lengths`` [N] for series padded at the end), in batches, in
+        eval mode."""
         was_training = self.training
         self.eval()
         dev = self.head.linear.weight.device
-        out = torch.cat([self(x[i:i + batch_size].to(dev)).argmax(-1).cpu() for i in range(0, len(x), batch_size)])
+        meta = lambda i: None if lengths is None else {"length": lengths[i:i + batch_size].to(dev)}
+        out = torch.cat([self(x[i:i + batch_size].to(dev), meta(i)).argmax(-1).cpu()
+                         for i in range(0, len(x), batch_size)])
         self.train(was_training)
         return out
 
     def accuracy(self, data) -> float:
         """Share of ``data`` (a SignalDataset) classified correctly."""
         self.check_data(data)
-        return (self.predict(data.x) == data.y.cpu()).float().mean().item()
+        return (self.predict(data.x, lengths=data.meta.get("length")) == data.y.cpu()).float().mean().item()
 
 
 def swap_linears(encoder: Encoder, paths: list[str], make: Callable[[nn.Linear], nn.Module]) -> None:

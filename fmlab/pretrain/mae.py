@@ -43,7 +43,7 @@ class MaskedDecoder(nn.Module):
         channels, patches = channels or self.default_shape[0], patches or self.default_shape[1]
         v = self.proj(latent[:, 1:])                                  # drop CLS: [B, K, dim]
         b, _, d = v.shape
-        full = self.mask_token.expand(b, channels * patches, d).clone()
+        full = self.mask_token.to(v.dtype).expand(b, channels * patches, d).clone()   # bf16 under autocast
         full.scatter_(1, keep[..., None].expand(-1, -1, d), v)         # visible tokens back in place
         pos = self.pos[:patches].repeat(channels, 1)
         h = full + (pos if self.channel is None else pos + self.channel[:channels].repeat_interleave(patches, 0))
