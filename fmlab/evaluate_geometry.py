@@ -56,7 +56,7 @@ def augmented_views(data: SignalDataset, augment=None, seed: int = 0) -> tuple[t
         raise ValueError(f"augmented_views: expected a non-empty SignalDataset, got "
                          f"{type(data).__name__} of length {len(data) if hasattr(data, '__len__') else '?'}")
     if augment is None:
-        from .pretrain.contrastive import default_augment
+        from .data.augment import default_augment
         augment = default_augment(data.fs)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

@@ -3,6 +3,7 @@ randomness per sample (from torch's global generator, which fit() seeds).
 
     views = Compose([Jitter(0.1), Scale(0.7, 1.3), TimeMask(0.2)])
     a, b = views(x), views(x)       # two views of the same signals
+The named views the contrastive objective and the alignment metric use (default, weak, shape) are at the end.
 """
 from __future__ import annotations
 
@@ -134,3 +135,26 @@ class Compose:
 
     def __repr__(self) -> str:
         return "Compose(" + ", ".join(f"{type(a).__name__}" + (f"@{p}" if p < 1 else "") for a, p in self.steps) + ")"
+
+
+# -- the named views of fmlab.pretrain.Contrastive (and of fmlab.evaluate's alignment) ---------------------
+def default_augment(fs: float) -> Compose:
+    """Views that differ in gain per channel, timing, a missing band and missing channels: what stays
+    the same is the rhythm content, which is what the state labels depend on."""
+    return Compose([CropResize(0.7), Scale(0.5, 1.5), Jitter(0.1), (BandStop(fs, 4.0), 0.5),
+                    (ChannelDropout(0.2), 0.5), (TimeMask(0.2), 0.5)])
+
+
+def weak_augment() -> Compose:
+    """Views that differ only by a little noise and a time shift: both keep every channel's gain, the
+    artifacts and the subject's signature, so matching them is easiest by recognising those (the pitfall)."""
+    return Compose([TimeShift(0.25), Jitter(0.05)])
+
+
+def shape_augment() -> Compose:
+    """Views for a corpus of any series (the pile): a crop stretched back, a gain, a little noise and a
+    missing span. What stays the same is the shape, whatever its scale or offset."""
+    return Compose([CropResize(0.6), Scale(0.5, 1.5), Jitter(0.1), (TimeMask(0.15), 0.5)])
+
+
+AUGMENTS = {"default": default_augment, "weak": lambda fs: weak_augment(), "shape": lambda fs: shape_augment()}

@@ -19,6 +19,7 @@ import math
 import torch
 
 from .core import SignalDataset
+from .spectral import BANDS  # noqa: F401 (the bands the states differ in; defined with band_power)
 
 CHANNELS = ("Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T3", "C3", "Cz", "C4", "T4",
             "T5", "P3", "Pz", "P4", "T6", "O1", "O2")
@@ -32,8 +33,6 @@ CHANNEL_POSITIONS: dict[str, tuple[float, float]] = {
     "O1": (-0.25, -0.76), "O2": (0.25, -0.76),
 }
 CHANNEL_XY = torch.tensor([CHANNEL_POSITIONS[c] for c in CHANNELS])  # [19, 2], CHANNELS order
-BANDS: dict[str, tuple[float, float]] = {
-    "delta": (1.0, 4.0), "theta": (4.0, 8.0), "alpha": (8.0, 13.0), "beta": (13.0, 30.0), "gamma": (30.0, 45.0)}
 STATES = ("eyes_closed", "eyes_open", "task", "drowsy")
 # Share of ``artifact_rate`` each kind gets: P(kind in a sample) = artifact_rate * share.
 ARTIFACTS: dict[str, float] = {"blink": 0.4, "muscle": 0.3, "line_noise": 0.15, "pop": 0.15}

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import torch
 
-from .eeg import BANDS
+# The classic EEG bands in Hz: the default of band_power (and what fmlab.data.eeg's states differ in).
+BANDS: dict[str, tuple[float, float]] = {
+    "delta": (1.0, 4.0), "theta": (4.0, 8.0), "alpha": (8.0, 13.0), "beta": (13.0, 30.0), "gamma": (30.0, 45.0)}
 
 
 def power_spectrum(x: torch.Tensor, fs: float, nperseg: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:

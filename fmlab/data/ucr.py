@@ -117,7 +117,7 @@ def load_ucr(name: str, split: str = "train", multiple: int = 8, length: int | N
     - ``fs``: the rate in Hz where known (scaled by the resampling), else 1.0 = per sample.
     - ``pad=True`` instead keeps every series at its own length, unresampled: shorter ones are zero-padded
       at the end to the longest (over both splits) and ``meta["length"]`` holds each one's valid samples,
-      which the shape-agnostic encoder reads (fmlab.evaluate.features masks the padding out).
+      which the shape-agnostic encoder reads (fmlab.evaluate.features and fit() mask the padding out).
     - ``meta["orig_length"]``, ``meta["n_missing"]``: length and NaN count before processing.
     """
     if split not in ("train", "test"):

@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..data import augment as A
+from ..data.augment import AUGMENTS, default_augment, shape_augment, weak_augment  # noqa: F401 (the views)
 from ..models import Encoder
 from .ema import ema_update, frozen_copy, momentum_at
 
@@ -39,28 +39,6 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.1,
 
 def projection_head(dim: int, hidden: int, out: int) -> nn.Module:
     return nn.Sequential(nn.Linear(dim, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, out))
-
-
-def default_augment(fs: float) -> A.Compose:
-    """Views that differ in gain per channel, timing, a missing band and missing channels: what stays
-    the same is the rhythm content, which is what the state labels depend on."""
-    return A.Compose([A.CropResize(0.7), A.Scale(0.5, 1.5), A.Jitter(0.1), (A.BandStop(fs, 4.0), 0.5),
-                      (A.ChannelDropout(0.2), 0.5), (A.TimeMask(0.2), 0.5)])
-
-
-def weak_augment() -> A.Compose:
-    """Views that differ only by a little noise and a time shift: both keep every channel's gain, the
-    artifacts and the subject's signature, so matching them is easiest by recognising those (the pitfall)."""
-    return A.Compose([A.TimeShift(0.25), A.Jitter(0.05)])
-
-
-def shape_augment() -> A.Compose:
-    """Views for a corpus of any series (the pile): a crop stretched back, a gain, a little noise and a
-    missing span. What stays the same is the shape, whatever its scale or offset."""
-    return A.Compose([A.CropResize(0.6), A.Scale(0.5, 1.5), A.Jitter(0.1), (A.TimeMask(0.15), 0.5)])
-
-
-AUGMENTS = {"default": default_augment, "weak": lambda fs: weak_augment(), "shape": lambda fs: shape_augment()}
 
 
 class Contrastive(nn.Module):

@@ -19,8 +19,7 @@ def plot_spectra(ds: SignalDataset, channels=None, bands: dict | None = None):
 
     Default channels: the occipital ones (names starting with O) if any, else all.
     ``bands``: name -> (lo, hi) Hz to shade; default the EEG bands for the eeg dataset."""
-    from ..data.eeg import BANDS
-    from ..data.spectral import power_spectrum
+    from ..data.spectral import BANDS, power_spectrum
     _check_ds(ds, "plot_spectra")
     occipital = [c for c, n in enumerate(ds.channels or []) if n.upper().startswith("O")]
     idx = _channel_index(channels if channels is not None else (occipital or None), ds.channels,
@@ -50,8 +49,8 @@ def plot_topomaps(ds: SignalDataset, bands: dict | None = None):
     """Scalp maps of mean log band power, a grid classes x bands; one colour scale per band (column).
 
     Needs the eeg montage to place electrodes. ``bands``: name -> (lo, hi) Hz, default the EEG bands."""
-    from ..data.eeg import BANDS, CHANNEL_POSITIONS, CHANNELS
-    from ..data.spectral import log_band_power
+    from ..data.eeg import CHANNEL_POSITIONS, CHANNELS
+    from ..data.spectral import BANDS, log_band_power
     _check_ds(ds, "plot_topomaps")
     if list(ds.channels or []) != list(CHANNELS):
         raise ValueError(f"plot_topomaps: needs the eeg montage {list(CHANNELS)} to place electrodes; "
