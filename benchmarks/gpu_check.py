@@ -138,7 +138,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
     if any(b < 1 for b in args.batches or []):
         raise ValueError(f"gpu_check: expected --batches of positive whole numbers, got {args.batches}; e.g. 256 1024")
     if args.notebooks:
-        from fmlab.report import notebooks
+        from fmlab.course import notebooks
         notebooks(only=args.notebooks)  # a name that matches none fails now, not after the sweep
     profile = "smoke" if args.dry_run else "gpu"
     out = Path(args.out or REPO / "reports" / f"gpu-check{'-dry' if args.dry_run else ''}-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -443,7 +443,7 @@ def notebooks_part(plan: Plan, budget: Budget, results: dict, scratch: Path) -> 
         budget.skipped.append(f"notebook tier: {', '.join(missing)} not importable (make gpu-wheels where PyPI is "
                               f"reachable, carry wheels/ along: make gpu-check unpacks them)")
         return None
-    from fmlab.report import notebooks, run_course
+    from fmlab.course import notebooks, run_course
     directory = REPO / "notebooks"
     if plan.dry_run and plan.notebooks is None:
         directory = scratch / "course"

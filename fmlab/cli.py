@@ -53,7 +53,7 @@ def explore_command(port: int, profile: str) -> tuple[list[str], dict]:
     """The Voila command line that serves the explorer notebook on 127.0.0.1:``port`` (only there: nothing
     outside this machine reaches it), and its environment: FMLAB_PROFILE picks the size, as the notebook has
     no parameters under Voila."""
-    from .report import REPO
+    from .course import REPO
     argv = [sys.executable, "-m", "voila", str(REPO / "notebooks" / EXPLORER), "--no-browser",
             "--Voila.ip=127.0.0.1", f"--port={port}", "--Voila.port_retries=0", "--show_tracebacks=True"]
     env = {**os.environ, "FMLAB_PROFILE": profile}
@@ -137,16 +137,15 @@ def run(args: argparse.Namespace) -> int:
         from .pretrain.run import main as pretrain_main
         return pretrain_main(args)
     if args.command == "labs":
-        from .labs import main as labs_main
+        from .course.labs import main as labs_main
         return labs_main(args)
 
-    from .report import run_course
+    from .course import run_course
+    from .course.results import summary_table
     out = run_course(args.profile, only=args.only, params=dict(args.param), out=args.out, timeout=args.timeout,
                      directory=args.notebooks)
     summary = json.loads((out / "summary.json").read_text())
-    for r in summary["notebooks"]:
-        extra = f"  {r.get('error', '')}" if r["status"] != "ok" else ""
-        print(f"{r['notebook']:<24} {r['status']:<7} {r['seconds']:>7.1f} s{extra}")
+    print(summary_table(summary["notebooks"]))
     print(f"report: {out / 'index.html'}")
     return 1 if any(r["status"] != "ok" for r in summary["notebooks"]) else 0
 

@@ -25,8 +25,8 @@ def ctrl_c_raises():
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory):
     """The whole course executed once in the smoke profile: (report folder, {notebook: result})."""
-    from fmlab import report
-    out = report.run_course("smoke", out=tmp_path_factory.mktemp("report"), progress=False, timeout=600)
+    from fmlab import course
+    out = course.run_course("smoke", out=tmp_path_factory.mktemp("report"), progress=False, timeout=600)
     return out, {r["notebook"]: r for r in json.loads((out / "summary.json").read_text())["notebooks"]}
 
 

@@ -6,7 +6,8 @@ import signal
 import pytest
 import torch
 
-from fmlab import labs, report
+from fmlab import course
+from fmlab.course import labs
 from fmlab.cli import main
 from fmlab.data import SignalDataset, check_signal
 from fmlab.models import Encoder, EncoderConfig
@@ -120,11 +121,11 @@ CASES = [
      "got per_class=None and fraction=None"),
     ("subset fraction=0", lambda: DATA.subset(fraction=0), "expected a fraction in (0, 1]", "got 0"),
     ("subset fraction=1.5", lambda: DATA.subset(fraction=1.5), "expected a fraction in (0, 1]", "got 1.5"),
-    ("report of an unknown profile", lambda: report.run_course("fast", progress=False),
+    ("report of an unknown profile", lambda: course.run_course("fast", progress=False),
      "choose one of smoke, cpu, gpu", "unknown 'fast'"),
-    ("report of no notebook", lambda: report.run_course("smoke", only=["NOSUCH"], progress=False),
+    ("report of no notebook", lambda: course.run_course("smoke", only=["NOSUCH"], progress=False),
      "matches none of", "--only ['NOSUCH']"),
-    ("labs built over the instructor notebooks", lambda: labs.build(report.REPO / "notebooks"),
+    ("labs built over the instructor notebooks", lambda: labs.build(course.REPO / "notebooks"),
      "choose another folder", "is the folder of the instructor notebooks"),
 ]
 
@@ -162,7 +163,7 @@ def keep_sigterm():
     (["report", "--only", "NOSUCH"], "fmlab report: report: --only ['NOSUCH'] matches none of"),
     (["pretrain", "--objective", "nosuch", "--profile", "smoke"],
      "fmlab pretrain: objective: unknown 'nosuch'; choose one of"),
-    (["labs", "build", "--out", str(report.REPO / "notebooks")], "fmlab labs: labs build: --out"),
+    (["labs", "build", "--out", str(course.REPO / "notebooks")], "fmlab labs: labs build: --out"),
 ])
 def test_a_command_error_is_one_clear_line_and_debug_shows_the_traceback(tmp_path, capsys, keep_sigterm, argv, says):
     out = ["--out", str(tmp_path / "report")] if argv[0] == "report" else []

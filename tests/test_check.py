@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 import fmlab
 from fmlab.check import CheckFailed
-from fmlab.labs import exercises_in
+from fmlab.course.labs import exercises_in
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ import torch.nn as nn
 from safetensors.torch import load_file
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
-from fmlab import checkpoint, cli, report
+from fmlab import checkpoint, cli, course
 from fmlab.hub import atomic_path
 from fmlab.models import Encoder, EncoderConfig
 from fmlab.pretrain import run as pretrain_command
@@ -427,7 +427,7 @@ def test_a_dead_kernel_is_reported_with_its_cell(tmp_path):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, notebooks / "00_dies.ipynb")
-    out = report.run_course("smoke", out=tmp_path / "report", progress=False, timeout=120, directory=notebooks)
+    out = course.run_course("smoke", out=tmp_path / "report", progress=False, timeout=120, directory=notebooks)
     result = json.loads((out / "summary.json").read_text())["notebooks"][0]
     assert result["status"] == "failed" and result["cell"] == 2
     assert result["error"].startswith("the kernel died while code cell 2 ran")

@@ -1,4 +1,4 @@
-"""Course-lab mode: the exercises in the instructor notebooks, and the student versions fmlab.labs builds."""
+"""Course-lab mode: the exercises in the instructor notebooks, and the student versions fmlab.course.labs builds."""
 import json
 from pathlib import Path
 
@@ -8,9 +8,10 @@ import torch
 import torch.nn.functional as F
 
 import fmlab
-from fmlab import labs, report
+from fmlab import course
+from fmlab.course import labs
 
-NOTEBOOKS = {p.stem: p for p in report.notebooks()}
+NOTEBOOKS = {p.stem: p for p in course.notebooks()}
 WITH_EXERCISES = ("01_mae", "02_masked_spectrum", "03_contrastive", "04_jepa", "06_adaptation")
 
 
@@ -68,7 +69,7 @@ def test_strip_solutions_refuses_unbalanced_markers(source, says):
 
 def test_build_refuses_to_overwrite_the_instructor_notebooks():
     with pytest.raises(ValueError, match="would delete their solutions"):
-        labs.build(report.REPO / "notebooks")
+        labs.build(course.REPO / "notebooks")
 
 
 def test_student_notebooks_keep_everything_but_the_solutions(student):
@@ -155,7 +156,7 @@ def test_student_notebooks_fail_first_at_their_first_exercise(student, tmp_path)
     """Executed by papermill in the smoke profile, a student notebook runs up to its first check cell and
     stops there with the NotImplementedError of the unwritten exercise, not anywhere earlier. Placed after
     the test that uses the smoke run, whose cache then holds 06's encoder (alone, 06 first pretrains it)."""
-    out = report.run_course("smoke", only=list(WITH_EXERCISES), out=tmp_path, progress=False, timeout=300,
+    out = course.run_course("smoke", only=list(WITH_EXERCISES), out=tmp_path, progress=False, timeout=300,
                             directory=student)
     results = {r["notebook"]: r for r in json.loads((out / "summary.json").read_text())["notebooks"]}
     for stem in WITH_EXERCISES:

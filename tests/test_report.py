@@ -1,9 +1,13 @@
 import json
+import re
 
 import nbformat
 import pytest
 
-from fmlab import report
+from fmlab import course, report
+from fmlab.course import results
+from fmlab.course.export import typeset
+from fmlab.course.index import index_html
 
 
 def write_notebook(path, *sources):
@@ -30,7 +34,7 @@ def test_a_failing_notebook_is_reported_and_the_others_still_run(tmp_path):
                                        "fmlab.report.record('profile_seen', profile)")
     write_notebook(nbs / "01_broken.ipynb", "x = 1", "raise RuntimeError('the wiring is off')")
     write_notebook(nbs / "02_after.ipynb", "import fmlab\nfmlab.report.record('ran', True)")
-    out = report.run_course("smoke", directory=nbs, out=tmp_path / "rep", progress=False, timeout=120)
+    out = course.run_course("smoke", directory=nbs, out=tmp_path / "rep", progress=False, timeout=120)
 
     summary = json.loads((out / "summary.json").read_text())["notebooks"]
     assert [r["status"] for r in summary] == ["ok", "failed", "ok"]
@@ -48,9 +52,9 @@ def test_only_picks_notebooks_by_prefix(tmp_path):
     nbs = tmp_path
     for name in ("00_data", "01_mae", "02_spec"):
         write_notebook(nbs / f"{name}.ipynb", "pass")
-    assert [p.stem for p in report.notebooks(nbs, only=["01"])] == ["01_mae"]
+    assert [p.stem for p in course.notebooks(nbs, only=["01"])] == ["01_mae"]
     with pytest.raises(ValueError, match="matches none"):
-        report.notebooks(nbs, only=["09"])
+        course.notebooks(nbs, only=["09"])
 
 
 def test_command_line_exit_status_says_whether_a_notebook_failed(tmp_path, capsys):
@@ -64,3 +68,61 @@ def test_command_line_exit_status_says_whether_a_notebook_failed(tmp_path, capsy
     assert json.loads((tmp_path / "a" / "metrics.json").read_text()) == {"00_ok": {"seen": 7}}
     assert main(common + ["--out", str(tmp_path / "b")]) == 1
     assert "ZeroDivisionError" in capsys.readouterr().out
+
+
+def test_the_runner_shows_cells_done_and_a_clock_that_moves_during_a_long_cell(tmp_path, capsys):
+    write_notebook(tmp_path / "00_slow.ipynb", "import time\ntime.sleep(2.5)")
+    course.run_course("smoke", directory=tmp_path, out=tmp_path / "rep", progress=True, timeout=120)
+    frames = capsys.readouterr().err.split("\r")
+    # cells: parameters, papermill's injected parameters, the sleep; while the sleep runs 2 of 3 are done
+    during = {m.group(1) for f in frames if (m := re.search(r"\(1/1\) 00_slow:.*\| 2/3 \[(\d\d:\d\d)", f))}
+    assert len(during) >= 2, f"the elapsed time stood still during the long cell: {frames}"
+    assert any("3/3" in f for f in frames)
+
+
+METRICS = {"final_loss": 3.2, "probe_acc": 0.33, "weak_probe_acc": 0.40, "random_probe_acc": 0.36,
+           "latent_table": {"random init": {"linear_probe": 0.681, "uniformity": -2.6},
+                            "jepa": {"linear_probe": 0.6160000001, "uniformity": -3.0},
+                            "mae": {"linear_probe": 0.7, "uniformity": -1.0}},
+           "subject_neighbours": {"random init": 0.21, "mae": 0.1}}
+
+
+def test_scores_below_their_recorded_baseline_are_found_by_name():
+    found = {s.where: s for s in results.shortfalls(METRICS)}
+    # losses, uniformity and neighbour shares do not say in their names which way is better: not judged
+    assert set(found) == {("probe_acc",), ("latent_table", "jepa", "linear_probe")}
+    assert found[("probe_acc",)].baseline == ("random_probe_acc",)
+    jepa = found[("latent_table", "jepa", "linear_probe")]
+    assert str(jepa) == "below latent_table / random init / linear_probe (0.681)"
+    assert results.key_metric(METRICS) == ("probe_acc", 0.33)
+    assert [results.number(v) for v in (0.83125, 33.2585, 430328.0, 2308, -0.0156, float("nan"))] == \
+        ["0.831", "33.3", "430328", "2308", "-0.0156", "nan"]
+
+
+def test_the_index_draws_recorded_tables_with_three_digits_and_marks_the_shortfalls():
+    page = index_html("smoke", [{"notebook": "05_latent", "status": "ok", "seconds": 2.0, "metrics": METRICS,
+                                 "html": "05_latent.html"}])
+    assert page.count('<table class="metric">') == 2 and "<th>random init</th>" in page
+    assert "0.616 ▼" in page and "0.6160000001" not in page and '"linear_probe"' not in page
+    assert "▼ 2 results below their baseline" in page
+
+
+def test_the_summary_is_one_line_a_notebook_and_a_total():
+    done = [{"notebook": "00_data", "status": "ok", "seconds": 19.5, "metrics": {"raw_lr_acc": 0.28125}},
+            {"notebook": "05_latent", "status": "ok", "seconds": 125.0, "metrics": METRICS},
+            {"notebook": "06_broken", "status": "failed", "seconds": 1.0, "metrics": {}, "cell": 3,
+             "error": "ZeroDivisionError: division by zero"}]
+    lines = results.summary_table(done).splitlines()
+    assert len(lines) == 5 and lines[0].split() == ["notebook", "status", "time", "key", "metric"]
+    assert lines[1].split() == ["00_data", "ok", "19.5", "s", "raw_lr_acc", "=", "0.281"]
+    assert "2 min 05 s" in lines[2] and "probe_acc = 0.33" in lines[2] and "(2 below baseline)" in lines[2]
+    assert "failed" in lines[3] and "code cell 3: ZeroDivisionError" in lines[3]
+    assert lines[4] == "3 notebooks, 1 failed, in 2 min 26 s; 2 results below their baseline (marked in the index)"
+
+
+def test_formulas_are_drawn_and_dollars_and_code_left_alone():
+    text = typeset(r"loss $\frac{a}{b}$, costs $5 and $10, `$x$` stays, $$\sum_i x_i$$ and $\hat{x}_i$.")
+    assert text.count('class="fmlab-math"') == 3 and "costs $5 and $10" in text and "`$x$` stays" in text
+    assert 'alt="\\frac{a}{b}"' in text and "data:image/svg+xml;base64," in text
+    unreadable = r"$\begin{aligned}a\end{aligned}$"  # beyond mathtext's TeX: the source stays
+    assert typeset(unreadable) == unreadable

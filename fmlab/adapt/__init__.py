@@ -16,11 +16,12 @@ from .compare import compare, forgetting, strategy_table, which_strategy
 from .delta import load_delta, save_delta
 from .finetune import FullFinetune, full_finetune
 from .lora import LoRA, LoRALinear, lora
+from .peft_bridge import from_peft, to_peft
 from .probe import LinearProbe, linear_probe
 from .prompt import PromptTuning, prompt_tuning
 from .strategies import STRATEGIES, build
 
 __all__ = ["Adapter", "AdapterLinear", "Classifier", "FromScratch", "FullFinetune", "LinearProbe", "LoRA",
            "LoRALinear", "PromptTuning", "STRATEGIES", "adapter", "bandpower_logreg", "build", "compare",
-           "fingerprint", "forgetting", "from_scratch", "full_finetune", "linear_probe", "load_delta", "lora",
-           "minirocket", "prompt_tuning", "save_delta", "strategy_table", "which_strategy"]
+           "fingerprint", "forgetting", "from_peft", "from_scratch", "full_finetune", "linear_probe", "load_delta",
+           "lora", "minirocket", "prompt_tuning", "save_delta", "strategy_table", "to_peft", "which_strategy"]

@@ -82,7 +82,7 @@ def exercise_name(source: str) -> str:
 def exercises_in(directory: str | Path | None = None) -> dict[str, list[tuple[str, str, int]]]:
     """{notebook stem: [(function name, exercise cell source, cell index), ...]} for the notebooks with exercises."""
     import nbformat
-    from .report import notebooks
+    from .runner import notebooks
     found = {}
     for path in notebooks(directory):
         cells = nbformat.read(path, as_version=4).cells
@@ -118,9 +118,9 @@ def build(out: str | Path, notebooks: str | Path | None = None, force: bool = Fa
     """Write the student version of every numbered notebook in ``notebooks`` (default: the course's) into
     ``out``; returns (the paths written or already up to date, the paths kept because they differ from the
     build), each in order. ``force`` overwrites those instead."""
-    from .hub import atomic_path
-    from .report import REPO
-    from .report import notebooks as numbered
+    from ..hub import atomic_path
+    from .runner import REPO
+    from .runner import notebooks as numbered
     source = Path(notebooks or REPO / "notebooks").resolve()
     out = Path(out).resolve()
     if out == source:
