@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh machine:
 #   make report   executes the course into reports/<profile>-<timestamp>/index.html  (PROFILE=smoke|cpu|gpu)
-#   make test     runs the test suite
+#   make test     runs the test suite (what CI runs)
+#   make test-fast  the inner loop: every test but the notebook, browser, distributed and slow ones (< 2 min)
 #   make explore  serves the explorer notebook (07) as a Voila page on 127.0.0.1 and prints its address (PORT=N)
 # Both create .venv when it is missing. torch is installed first, on its own, so that a machine
 # without it takes the wheel named by TORCH (CPU build here) instead of whatever a loose range pulls.
@@ -10,7 +11,7 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 PROFILE ?= cpu
 
-.PHONY: setup report test explore clean-reports gpu-wheels gpu-check
+.PHONY: setup report test test-fast explore clean-reports gpu-wheels gpu-check
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +27,10 @@ report: setup
 
 test: setup
 	NUMBA_CACHE_DIR=$${NUMBA_CACHE_DIR:-$(HOME)/.cache/fmlab/numba} $(PY) -m pytest -q -rs
+
+test-fast: setup
+	NUMBA_CACHE_DIR=$${NUMBA_CACHE_DIR:-$(HOME)/.cache/fmlab/numba} $(PY) -m pytest -q -rs \
+		-m "not notebook and not browser and not distributed and not slow"
 
 explore: setup
 	NUMBA_CACHE_DIR=$${NUMBA_CACHE_DIR:-$(HOME)/.cache/fmlab/numba} $(PY) -m fmlab explore --profile $(PROFILE) $(if $(PORT),--port $(PORT))

@@ -6,7 +6,7 @@ For each pretrained encoder (fmlab.pretrain.pretrained, cached in FMLAB_CACHE; a
 linear probe, full fine-tuning, LoRA, adapters, prompt tuning, the same encoder from scratch and band-power
 logistic regression, at 1 %, 10 % and 100 % of the labels. As in notebook 06, the labelled pool is the
 pretraining split (its labels now used) and the test set the held-out subjects. Every run trains for the
-profile's steps (fmlab.adapt.compare.RUNS) unless --steps says otherwise.
+profile's notebook adaptation run (fmlab.profiles: adapt_steps, adapt_batch_size) unless --steps says otherwise.
 Prints accuracy mean ± std over seeds, trainable %, training time, memory and the bytes one task costs on disk,
 and whether LoRA comes within 2 points of full fine-tuning at no more than 5 % trainable parameters at 10 %.
 Writes benchmarks/results/adapt-<profile>.json.
@@ -22,8 +22,9 @@ from pathlib import Path
 import torch
 
 from fmlab.adapt import compare
-from fmlab.adapt.compare import ADAPTATIONS, RUNS, budget_name, gap, summarize
+from fmlab.adapt.compare import ADAPTATIONS, budget_name, gap, summarize
 from fmlab.pretrain.recipes import corpus, pretrained, run_settings
+from fmlab.profiles import get_profile
 
 STRATEGIES = (*ADAPTATIONS, "from_scratch", "bandpower_logreg")
 TARGET_POINTS, TARGET_PCT = 0.02, 5.0  # LoRA at most 2 points below full fine-tuning, at <= 5 % trainable
@@ -73,13 +74,14 @@ def main() -> None:
     ap.add_argument("--objectives", nargs="+", default=["spectrum"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--budgets", nargs="+", type=float, default=[0.01, 0.1, 1.0])
-    ap.add_argument("--steps", type=int, help="fit steps per run (default: the profile's, see RUNS)")
+    ap.add_argument("--steps", type=int, help="fit steps per run (default: the profile's adapt_steps)")
     ap.add_argument("--batch-size", type=int, help="default: the profile's")
     ap.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    run = {**RUNS[args.profile], **{k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size)) if v}}
+    given = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size)) if v}
+    run = {**get_profile(args.profile).adapt_run, **given}
     if 0.1 not in args.budgets:
         ap.error("--budgets must include 0.1: the LoRA verdict is taken there")
     s = run_settings("spectrum", "eeg", args.profile)

@@ -6,7 +6,8 @@ broad unlabelled pile (fmlab.data.pile), then used on each dataset one channel a
 
 The pile (``pile_sources``): synthetic eeg, mnist1d and the *training* splits of every UCR/UEA classification
 set aeon has offline (test splits never enter it), each channel a series, resampled to LENGTH samples and
-z-normalised, at most ``PER_SOURCE[profile]`` series from one source.
+z-normalised, at most the profile's ``foundation_per_source`` series from one source (fmlab.profiles holds
+every ``foundation_*`` size).
 """
 from __future__ import annotations
 
@@ -20,27 +21,26 @@ from fmlab.data.ucr import offline_datasets
 from fmlab.evaluate import features
 from fmlab.models import Encoder
 from fmlab.pretrain.recipes import encoder_config, make_objective, run_settings
+from fmlab.profiles import get_profile
 from fmlab.train import fit
 
 LENGTH, PATCH = 128, 8  # every pile series: 128 samples in 16 patches of 8
-PER_SOURCE = {"smoke": 200, "cpu": 4000, "gpu": None}
-STEP_FACTOR = {"smoke": 1, "cpu": 2, "gpu": 2}  # the pile is ~10x a UCR train split: twice the profile's steps
-EEG_N = {"smoke": 16, "cpu": 400, "gpu": 2000}
 MNIST1D = dict(n=5000, seed=42)  # the MNIST-1D paper's data; the pile takes its first 4000 (its train part)
 
 
 def pile_sources(profile: str) -> list[SignalDataset]:
     """The unlabelled sources: eeg, the mnist1d train part, every offline UCR/UEA train split (smoke: GunPoint)."""
-    ucr = ["GunPoint"] if profile == "smoke" else [n for n in offline_datasets() if n != "UnitTest"]
+    p = get_profile(profile)
+    ucr = p.foundation_ucr or [n for n in offline_datasets() if n != "UnitTest"]
     mnist = load("mnist1d", **MNIST1D)
-    return [load("eeg", n=EEG_N[profile], seed=0), mnist.take(torch.arange(4000 if profile != "smoke" else 200)),
+    return [load("eeg", n=p.foundation_eeg_n, seed=0), mnist.take(torch.arange(p.foundation_mnist1d)),
             *(load(f"ucr:{name}", split="train") for name in ucr)]
 
 
 def foundation_settings(objective: str, profile: str, seed: int = 0) -> dict:
-    s = run_settings(objective, "pile", profile, seed)
-    s.update(steps=s["steps"] * STEP_FACTOR[profile], length=LENGTH, patch_size=PATCH,
-             per_source=PER_SOURCE[profile], eeg_n=EEG_N[profile])
+    p, s = get_profile(profile), run_settings(objective, "pile", profile, seed)
+    s.update(steps=s["steps"] * p.foundation_step_factor, length=LENGTH, patch_size=PATCH,
+             per_source=p.foundation_per_source, eeg_n=p.foundation_eeg_n)
     return s
 
 

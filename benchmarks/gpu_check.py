@@ -402,8 +402,8 @@ def pretrain_part(plan: Plan, budget: Budget, results: dict, scratch: Path) -> N
 # metrics that the budget reached its kernel.
 QUICK_HOOK = """\
 # written by benchmarks/gpu_check.py: every pretraining run of this course run takes {steps} steps
-import fmlab.profiles, fmlab.report
-fmlab.profiles.PROFILES[{profile!r}] = fmlab.profiles.PROFILES[{profile!r}].with_(steps={steps})
+import dataclasses, fmlab.profiles, fmlab.report
+fmlab.profiles.PROFILES[{profile!r}] = dataclasses.replace(fmlab.profiles.PROFILES[{profile!r}], steps={steps})
 fmlab.report.record("quick_steps", {steps})
 """
 # The dry run's course: one notebook that records what its kernel sees (the runner, the hook and the packing

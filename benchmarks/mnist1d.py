@@ -13,7 +13,7 @@ signals resampled 40 -> 128 and z-normalised).
 Grid: every encoder gets a logistic-regression probe on frozen features (sklearn, ``--probe-seeds`` label draws);
 the ``--full-grid`` strongest (by that probe with all labels) get every strategy of fmlab.adapt (linear probe, full
 fine-tuning, LoRA, adapters, prompt tuning) over ``--seeds``. Baselines measured in the same run: the same transformer from scratch and MiniRocket. Every trained run
-uses RUNS[profile] steps. Writes benchmarks/results/mnist1d-<profile>.json (or --out).
+takes the profile's benchmark_adapt_run (fmlab.profiles). Writes benchmarks/results/mnist1d-<profile>.json (or --out).
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ from fmlab.data.pile import resample, univariate
 from fmlab.evaluate import features, probe_accuracy
 from fmlab.models import Encoder
 from fmlab.pretrain.recipes import OBJECTIVES, encoder_config, pretrained
-from fmlab.profiles import get_profile
+from fmlab.profiles import PROFILES, get_profile
 
 # Run as a script, this folder leads sys.path, where benchmarks/mnist1d.py would hide the mnist1d package: move it last.
 HERE = Path(__file__).resolve().parent
@@ -44,9 +44,6 @@ from foundation import LENGTH, MNIST1D, foundation_encoder  # noqa: E402
 from ucr import command, device_info, versions  # noqa: E402
 
 BUDGETS = (0.01, 0.1, 1.0)
-# fit() for one adaptation run. Longer than fmlab.adapt.compare.RUNS (50 steps on cpu): 4,000 labels need more.
-RUNS = {"smoke": dict(steps=5, batch_size=32), "cpu": dict(steps=400, batch_size=64),
-        "gpu": dict(steps=3000, batch_size=128)}
 REFERENCES = {
     "source": "Greydanus 2020, 'Scaling down deep learning' (MNIST-1D), the results table of the paper and of "
               "github.com/greydanus/mnist1d: test accuracy with the 4,000 training samples",
@@ -61,12 +58,11 @@ REFERENCE_AIMS = {"frozen_logreg_100%": 0.821, "adapted_100%": 0.94, "above_scra
 
 
 def paper_split(profile: str) -> tuple[SignalDataset, SignalDataset]:
-    """The paper's 4,000 / 1,000 split (smoke: 400 / 200 of it, to stay fast)."""
+    """The paper's 4,000 / 1,000 split, or the start of each part that the profile's mnist1d_split says
+    (smoke: 400 / 200, to stay fast)."""
     ds = load("mnist1d", **MNIST1D)
-    train, test = ds.take(torch.arange(4000)), ds.take(torch.arange(4000, 5000))
-    if profile == "smoke":
-        train, test = train.take(torch.arange(400)), test.take(torch.arange(200))
-    return train, test
+    n_train, n_test = get_profile(profile).mnist1d_split
+    return ds.take(torch.arange(n_train)), ds.take(torch.arange(4000, 4000 + n_test))
 
 
 def as_pile_shape(data: SignalDataset) -> SignalDataset:
@@ -128,7 +124,7 @@ def plain(value):
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "gpu"])
+    ap.add_argument("--profile", default="cpu", choices=list(PROFILES))
     ap.add_argument("--objectives", nargs="*", default=list(OBJECTIVES))
     ap.add_argument("--foundation", nargs="*", default=[],
                     help="objectives of the older pile encoder of benchmarks/foundation.py to include (default none)")
@@ -142,7 +138,7 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    run = RUNS[args.profile]
+    run = get_profile(args.profile).benchmark_adapt_run
     t_all = time.perf_counter()
     train, test = paper_split(args.profile)
     print(f"mnist1d: train {len(train)}, test {len(test)}; budgets {[budget_name(b) for b in BUDGETS]}; "

@@ -27,10 +27,10 @@ from torch.utils.flop_counter import FlopCounterMode
 from fmlab.data import load
 from fmlab.models import Encoder
 from fmlab.pretrain.recipes import OBJECTIVES, encoder_config, make_objective, run_settings
+from fmlab.profiles import PROFILES, get_profile
 from fmlab.profiles import device as pick_device
 from fmlab.train import compute_loss, fit
 
-SIZES = {"smoke": ["tiny"], "cpu": ["tiny", "small"], "gpu": ["small", "medium", "base"]}
 # dense bf16 tensor-core peaks in TFLOP/s, from NVIDIA's data sheets (the sparse figures are twice these)
 PEAK_TFLOPS = {"H200": 989.0, "H100 SXM": 989.0, "H100 80GB HBM3": 989.0, "H100 PCIe": 756.0, "H100 NVL": 835.0,
                "A100": 312.0, "L40S": 362.0, "L4": 121.0}
@@ -83,8 +83,8 @@ def measure(objective: str, size: str, profile: str, dev: torch.device, batch_si
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--profile", default="cpu", choices=list(SIZES))
-    ap.add_argument("--sizes", nargs="+", help="encoder presets (default: the profile's, see SIZES)")
+    ap.add_argument("--profile", default="cpu", choices=list(PROFILES))
+    ap.add_argument("--sizes", nargs="+", help="encoder presets (default: the profile's throughput_sizes)")
     ap.add_argument("--objectives", nargs="+", default=list(OBJECTIVES))
     ap.add_argument("--batch-size", type=int, nargs="+", default=[None],
                     help="per step, one or several to sweep (default: the profile's; contrastive halves it)")
@@ -100,7 +100,7 @@ def main() -> None:
     rows = []
     print(f"{'objective':<12} {'size':<7} {'params':>10} {'batch':>6} {'step ms':>9} {'samples/s':>10} "
           f"{'tokens/s':>11} {'TFLOP/s':>8} {'MFU':>6}")
-    for size in args.sizes or SIZES[args.profile]:
+    for size in args.sizes or get_profile(args.profile).throughput_sizes:
         for objective, batch_size in ((o, b) for o in args.objectives for b in args.batch_size):
             r = measure(objective, size, args.profile, dev, batch_size, args.warmup, args.steps, args.compile, peak)
             rows.append(r)

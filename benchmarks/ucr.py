@@ -10,7 +10,7 @@ in FMLAB_CACHE), a randomly initialised encoder of the same config, the referenc
 (fmlab.hub.references(): one shape-agnostic encoder pretrained on the pile of datasets/pile.md, frozen, applied to
 every dataset at its own length without resampling, each channel's tokens pooled by mean and max and the C feature
 vectors side by side) beside the same architecture at random init, (--adapt) references adapted with every strategy
-of fmlab.adapt on all the training labels (ADAPT_RUNS steps, each seed) beside their architecture from scratch, and (--foundation) the older variant of
+of fmlab.adapt on all the training labels (the profile's benchmark_adapt_run, each seed) beside their architecture from scratch, and (--foundation) the older variant of
 benchmarks/foundation.py (an encoder pretrained here on a pile resampled to 128 samples).
 Classifiers on the frozen features: an RBF SVM with C chosen by 5-fold cross-validation on the training split
 (T-Loss's and TS2Vec's `fit_svm`: C in 1e-4 ... 1e4 and inf; C = inf without search when the split has fewer than
@@ -41,7 +41,7 @@ from fmlab.data import load
 from fmlab.evaluate import features, probe_accuracy
 from fmlab.models import Encoder
 from fmlab.pretrain.recipes import OBJECTIVES, encoder_config, pretrained
-from fmlab.profiles import device, get_profile
+from fmlab.profiles import PROFILES, device, get_profile
 
 # Run as a script, this folder leads sys.path, where benchmarks/mnist1d.py would hide the mnist1d package: move it last.
 HERE = Path(__file__).resolve().parent
@@ -80,9 +80,6 @@ SVM_C = [1e-4, 1e-3, 1e-2, 1e-1, 1, 10, 100, 1e3, 1e4, np.inf]
 # The references' frozen features: each channel's tokens pooled by mean and max, side by side (issue 16's calibration
 # protocol); the SVM on mean pooling alone is kept beside it in the results ("svm_mean_pool").
 POOL = "mean+max"
-# fit() for one adaptation run of a reference (--adapt): long enough for a few hundred labels to be used up.
-ADAPT_RUNS = {"smoke": dict(steps=5, batch_size=32), "cpu": dict(steps=400, batch_size=64),
-              "gpu": dict(steps=3000, batch_size=128)}
 SCRATCH = "scratch (reference architecture)"
 
 
@@ -148,7 +145,7 @@ def adapted_rows(name: str, references: list[str], seeds, profile: str) -> tuple
         t0 = time.perf_counter()
         strategies = (*ADAPTATIONS, "from_scratch") if i == 0 else ADAPTATIONS
         table = compare(hub.reference(ref), train, test, strategies=strategies, budgets=(1.0,), seeds=seeds,
-                        **ADAPT_RUNS[profile])
+                        **get_profile(profile).benchmark_adapt_run)
         for r in table.itertuples():
             row = SCRATCH if r.strategy == "from_scratch" else f"reference {ref} / {r.strategy}"
             rows.setdefault(row, {})[str(r.seed)] = {"accuracy": float(r.accuracy),
@@ -299,7 +296,7 @@ def command(script: str, argv) -> str:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "gpu"])
+    ap.add_argument("--profile", default="cpu", choices=list(PROFILES))
     ap.add_argument("--datasets", nargs="+", default=list(DATASETS))
     ap.add_argument("--objectives", nargs="*", default=list(OBJECTIVES))
     ap.add_argument("--foundation", nargs="*", default=[],
@@ -353,7 +350,7 @@ def main(argv=None) -> None:
     out.write_text(json.dumps({
         "benchmark": "ucr", "profile": args.profile, "command": command(__file__, argv),
         "device": device_info(), "threads": torch.get_num_threads(), "versions": versions(), "seeds": args.seeds,
-        "objectives": args.objectives, "adapt": args.adapt, "adapt_run": ADAPT_RUNS[args.profile],
+        "objectives": args.objectives, "adapt": args.adapt, "adapt_run": get_profile(args.profile).benchmark_adapt_run,
         "reference_pool": POOL, "foundation": foundation_info, "references": REFERENCES,
         "reference_encoders": {r: hub.references()[r] for r in references}, "reference_verdict": rv,
         "classifier": {"svm": "RBF SVC, gamma='scale', C by 5-fold CV over " + str(SVM_C[:-1]) + " + inf "

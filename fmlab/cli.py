@@ -14,6 +14,8 @@ import socket
 import sys
 from pathlib import Path
 
+from .profiles import PROFILES, get_profile
+
 EXPLORER = "07_explorer.ipynb"
 DEFAULT_PORT = 8866  # Voila's own default
 
@@ -63,7 +65,6 @@ def explore_command(port: int, profile: str) -> tuple[list[str], dict]:
 
 def explore(port: int | None, profile: str | None) -> int:
     """Print the address, then become the Voila server (Ctrl-C stops it)."""
-    from .profiles import get_profile
     profile = get_profile(profile).name
     if port is None:
         port = next(p for p in range(DEFAULT_PORT, DEFAULT_PORT + 100) if port_is_free(p))
@@ -85,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fmlab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     rep = sub.add_parser("report", parents=[common], help="execute the notebooks with papermill into an HTML report")
-    rep.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "gpu"])
+    rep.add_argument("--profile", default="cpu", choices=list(PROFILES))
     rep.add_argument("--only", action="append", help="a notebook name or prefix (repeatable), e.g. 00")
     rep.add_argument("--param", action="append", type=_param, default=[], help="key=value injected into notebooks")
     rep.add_argument("--out", help="report folder (default reports/<profile>-<timestamp>)")
@@ -94,12 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     exp = sub.add_parser("explore", parents=[common],
                          help="serve the explorer notebook (07) as a Voila page on 127.0.0.1")
     exp.add_argument("--port", type=int, help=f"port (default: the first free one from {DEFAULT_PORT})")
-    exp.add_argument("--profile", choices=["smoke", "cpu", "gpu"],
+    exp.add_argument("--profile", choices=list(PROFILES),
                      help="model size (default: FMLAB_PROFILE, else cpu)")
     pre = sub.add_parser("pretrain", parents=[common], help="pretrain one encoder (torchrun: several processes, DDP)")
     pre.add_argument("--objective", default="mae", help="mae | spectrum | contrastive | jepa")
     pre.add_argument("--data", default="eeg", help="eeg | mnist1d | ucr:NAME | pile (the broad corpus of datasets/pile.md)")
-    pre.add_argument("--profile", choices=["smoke", "cpu", "gpu"], help="default: FMLAB_PROFILE, else cpu")
+    pre.add_argument("--profile", choices=list(PROFILES), help="default: FMLAB_PROFILE, else cpu")
     pre.add_argument("--size", help="encoder preset: tiny | small | medium | base (default: the profile's)")
     pre.add_argument("--steps", type=_whole, help="optimisation steps (default: the profile's)")
     pre.add_argument("--batch-size", type=_whole, help="samples per step on each process (default: the profile's)")

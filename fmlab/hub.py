@@ -5,20 +5,15 @@
 """
 from __future__ import annotations
 
-import errno
-import glob
 import json
 import os
-import shutil
-import tempfile
-import zlib
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
+from .atomic import atomic_path  # the one atomic writer; hub.atomic_path is the name the package uses
 from .models import Encoder, EncoderConfig
 from .profiles import cache_dir
 
@@ -26,54 +21,6 @@ FORMAT = "fmlab.encoder/2"
 # Format 1 predates the shape-agnostic encoder: its encoders divided inputs by input_scale and embedded
 # channels by index, which format 2 spells norm="scale", channel_embed=True (the weights are the same).
 OLD_FORMATS = {"fmlab.encoder/1": dict(norm="scale", channel_embed=True, channel_independent=False)}
-
-
-@contextmanager
-def atomic_path(path: str | os.PathLike):
-    """Yield a temporary path beside ``path``; on success move it over ``path`` in one step, so a
-    crash never leaves a half-written file where a good one was.
-
-    The file gets the mode a plain open() gives (the old file's, else 0666 less the umask), so a shared
-    cache stays readable. The temporary file is named ``.<name>.<pid>-<host>.<random>.tmp``: the next
-    write of ``path`` removes those of writers on this machine whose process is gone (killed mid-write).
-    A full disk or an unwritable folder raises an OSError that names the path and what to do."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    host = f"{zlib.crc32(os.uname().nodename.encode()) if hasattr(os, 'uname') else 0:08x}"
-    if os.name == "posix":  # os.kill(pid, 0) only asks whether pid lives on POSIX
-        for stale in path.parent.glob(f".{glob.escape(path.name)}.*-{host}.*.tmp"):
-            pid = stale.name[len(path.name) + 2:].split("-", 1)[0]
-            try:
-                os.kill(int(pid), 0)
-            except ProcessLookupError:
-                stale.unlink(missing_ok=True)
-            except (ValueError, PermissionError):  # not ours to judge, or a live process of another user
-                pass
-    if path.exists():
-        mode = path.stat().st_mode & 0o777
-    else:
-        umask = os.umask(0o022)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}-{host}.", suffix=".tmp")
-    except OSError as e:
-        raise OSError(e.errno, f"cannot write {path}: {e.strerror} in {path.parent}; make the folder writable or "
-                               f"write elsewhere (the cache: set FMLAB_CACHE to a writable folder)") from None
-    os.close(fd)
-    try:
-        yield tmp
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except OSError as e:
-        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
-            raise
-        free = shutil.disk_usage(path.parent).free / 2**20
-        raise OSError(e.errno, f"no space left to write {path} ({free:.1f} MiB free in {path.parent}); the previous "
-                               f"file, if any, is kept: free some space or write elsewhere") from None
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def save(encoder: Encoder, path: str | os.PathLike, **info) -> Path:

@@ -1,37 +1,75 @@
 """Run profiles (smoke / cpu / gpu), the device, and the cache directory.
 
-A profile says how big a run is: which encoder preset, how many samples, how many steps.
+A profile says how big a run is: which encoder preset, how many samples, how many steps. Every number that
+differs between smoke, cpu and gpu lives in its ``Profile``, so a change of budget is one edit here.
 Notebooks take it from their ``profile`` parameter, scripts from FMLAB_PROFILE.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
 class Profile:
     name: str
+    # pretraining (fmlab.pretrain.run_settings)
     size: str          # EncoderConfig preset
     n: int             # samples generated for pretraining corpora
-    steps: int         # optimisation steps for one pretraining run
+    steps: int         # optimisation steps for one pretraining run (an objective's STEP_COST divides them)
     batch_size: int
     lr: float
+    pile: str          # fmlab.data.pile.build_pile size that pretrain(data="pile") trains on
+    # adaptation: one fit() of a strategy (fmlab.adapt.compare)
+    adapt_steps: int        # the notebooks' short runs (06, 07; 09 in smoke): what a notebook can afford
+    adapt_batch_size: int
+    adapt_seeds: int        # seeds a notebook's strategy comparison averages over (06)
+    ratio_sweep: bool       # whether notebook 01 pretrains one MAE per masking ratio
+    # The benchmarks' knobs; left out of the repr the notebooks print.
+    benchmark_adapt_steps: int = field(repr=False)   # benchmarks/mnist1d.py, ucr.py --adapt: 4,000 labels need more
+    benchmark_adapt_batch_size: int = field(repr=False)
+    mnist1d_split: tuple[int, int] = field(repr=False)   # benchmarks/mnist1d.py: first (train, test) of the paper's
+    throughput_sizes: tuple[str, ...] = field(repr=False)  # presets benchmarks/throughput.py measures
+    # benchmarks/foundation.py: series per pile source (None: all), step factor over `steps` (the pile is ~10x a
+    # UCR train split), eeg samples and mnist1d digits in its pile, its UCR sources (None: every offline set)
+    foundation_per_source: int | None = field(repr=False)
+    foundation_step_factor: int = field(repr=False)
+    foundation_eeg_n: int = field(repr=False)
+    foundation_mnist1d: int = field(repr=False)
+    foundation_ucr: tuple[str, ...] | None = field(repr=False)
 
-    def with_(self, **changes) -> "Profile":
-        return replace(self, **changes)
+    @property
+    def adapt_run(self) -> dict:
+        """fit() arguments of one notebook adaptation run: {"steps", "batch_size"}."""
+        return dict(steps=self.adapt_steps, batch_size=self.adapt_batch_size)
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+    @property
+    def benchmark_adapt_run(self) -> dict:
+        """fit() arguments of one benchmark adaptation run: {"steps", "batch_size"}."""
+        return dict(steps=self.benchmark_adapt_steps, batch_size=self.benchmark_adapt_batch_size)
 
 
 PROFILES = {
-    "smoke": Profile("smoke", size="tiny", n=256, steps=20, batch_size=32, lr=1e-3),
-    "cpu": Profile("cpu", size="small", n=4000, steps=600, batch_size=128, lr=1e-3),
-    "gpu": Profile("gpu", size="medium", n=20000, steps=5000, batch_size=256, lr=5e-4),
+    "smoke": Profile("smoke", size="tiny", n=256, steps=20, batch_size=32, lr=1e-3, pile="smoke",
+                     adapt_steps=5, adapt_batch_size=32, adapt_seeds=1, ratio_sweep=False,
+                     benchmark_adapt_steps=5, benchmark_adapt_batch_size=32, mnist1d_split=(400, 200),
+                     throughput_sizes=("tiny",), foundation_per_source=200, foundation_step_factor=1,
+                     foundation_eeg_n=16, foundation_mnist1d=200, foundation_ucr=("GunPoint",)),
+    "cpu": Profile("cpu", size="small", n=4000, steps=600, batch_size=128, lr=1e-3, pile="cpu",
+                   adapt_steps=50, adapt_batch_size=32, adapt_seeds=1, ratio_sweep=False,
+                   benchmark_adapt_steps=400, benchmark_adapt_batch_size=64, mnist1d_split=(4000, 1000),
+                   throughput_sizes=("tiny", "small"), foundation_per_source=4000, foundation_step_factor=2,
+                   foundation_eeg_n=400, foundation_mnist1d=4000, foundation_ucr=None),
+    "gpu": Profile("gpu", size="medium", n=20000, steps=5000, batch_size=256, lr=5e-4, pile="cpu",
+                   adapt_steps=300, adapt_batch_size=64, adapt_seeds=3, ratio_sweep=True,
+                   benchmark_adapt_steps=3000, benchmark_adapt_batch_size=128, mnist1d_split=(4000, 1000),
+                   throughput_sizes=("small", "medium", "base"), foundation_per_source=None,
+                   foundation_step_factor=2, foundation_eeg_n=2000, foundation_mnist1d=4000, foundation_ucr=None),
 }
 
 
@@ -46,6 +84,7 @@ def get_profile(name: str | None = None) -> Profile:
 
 def device(prefer: str | None = None) -> torch.device:
     """cuda > mps > cpu, unless ``prefer`` (or FMLAB_DEVICE) names one."""
+    import torch  # here, not at the top: the command line reads PROFILES without loading torch
     prefer = prefer or os.environ.get("FMLAB_DEVICE")
     if prefer:
         return torch.device(prefer)

@@ -77,6 +77,7 @@ def mnist1d_result(tmp_path_factory):
                 "--full-grid", "2", "--probe-seeds", "0", "--references", "contrastive-small")
 
 
+@pytest.mark.slow
 def test_ucr_benchmark_writes_its_results(ucr_result):
     r = ucr_result
     assert r["benchmark"] == "ucr" and r["profile"] == "smoke" and r["seeds"] == [0]
@@ -98,6 +99,7 @@ def test_ucr_benchmark_writes_its_results(ucr_result):
     assert r["reference_encoders"]["contrastive-small"]["command"].startswith("fmlab pretrain")
 
 
+@pytest.mark.slow
 def test_mnist1d_benchmark_writes_its_results(mnist1d_result):
     r = mnist1d_result
     assert r["benchmark"] == "mnist1d" and r["command"].startswith("python benchmarks/mnist1d.py")
@@ -115,6 +117,7 @@ def test_mnist1d_benchmark_writes_its_results(mnist1d_result):
     assert r["aim"]["best"].startswith("reference contrastive-small") and isinstance(r["aim"]["aim_holds"], bool)
 
 
+@pytest.mark.slow
 def test_benchmark_plots_draw_the_saved_results(ucr_result, mnist1d_result):
     from fmlab.viz.benchmarks import plot_label_efficiency, plot_ucr
     assert plot_ucr(ucr_result).axes[0].patches

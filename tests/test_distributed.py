@@ -128,6 +128,7 @@ def test_processes_split_each_batch_and_together_see_the_single_process_batch():
     assert torch.equal(torch.cat(parts), batch_indices(7, 100, 32, seed=3))
 
 
+@pytest.mark.distributed
 def test_two_processes_end_with_identical_weights_and_the_loss_falls(tmp_path):
     ranks = launch("objectives", tmp_path)
     for name in OBJECTIVES:
@@ -140,6 +141,7 @@ def test_two_processes_end_with_identical_weights_and_the_loss_falls(tmp_path):
     assert sum(loss[-5:]) / 5 < sum(loss[:5]) / 5, f"mae: the loss did not fall over 30 DDP steps: {loss}"
 
 
+@pytest.mark.distributed
 def test_interrupted_two_process_runs_resume_to_the_weights_of_an_uninterrupted_one(tmp_path):
     """A SIGINT to rank 0, to both or to rank 1 alone, in the forward pass, the optimiser step or after_step of
     step 10: every process finishes that step and stops with the others, rank 0 saves 10 steps, and the resumed
@@ -155,6 +157,7 @@ def test_interrupted_two_process_runs_resume_to_the_weights_of_an_uninterrupted_
             assert result["loss"] == whole["loss"]
 
 
+@pytest.mark.distributed
 def test_fmlab_pretrain_under_torchrun(tmp_path):
     """The command line a researcher runs, on two CPU processes: one set of files, written by rank 0."""
     out = tmp_path / "run"

@@ -155,6 +155,7 @@ def sigterm_after(delay: float, argv: list[str]) -> int:
     return code
 
 
+@pytest.mark.slow
 def test_twenty_random_sigterms_of_fmlab_pretrain_resume_to_the_uninterrupted_weights(tmp_path, monkeypatch):
     """Issue 17's must-show: `fmlab pretrain` (JEPA: its EMA runs in after_step) stopped by SIGTERM at 20 random
     moments in a row, each time run again to resume. After every interrupt the checkpoint equals the
@@ -297,6 +298,7 @@ def in_namespace(script: str, tmp_path: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_a_really_full_disk_keeps_the_last_checkpoint_and_the_run(tmp_path):
     """On a 2 MB tmpfs the first 1.3 MB checkpoint fits, no later one does (old file and new side by side)."""
     result = in_namespace("""
@@ -314,6 +316,7 @@ def test_a_really_full_disk_keeps_the_last_checkpoint_and_the_run(tmp_path):
     assert warned and all("MiB free" in w and "previous checkpoint is kept" in w for w in warned)
 
 
+@pytest.mark.slow
 def test_a_read_only_cache_loads_what_it_holds_and_refuses_to_train_into_it(tmp_path, cached_entry):
     cache, folder = cached_entry
     result = in_namespace(f"""
@@ -379,6 +382,7 @@ def test_retrain_mends_a_damaged_entry_with_the_same_weights(cached_entry, monke
     assert len(json.loads((folder / "history.json").read_text())["loss"]) == 4
 
 
+@pytest.mark.slow
 def test_two_processes_asking_for_one_entry_train_it_once(tmp_path, monkeypatch):
     """The second waits while the first trains, then loads what it wrote: one training, identical weights."""
     from fmlab.pretrain.recipes import entry, run_settings
@@ -420,6 +424,7 @@ def test_atomic_writes_get_the_mode_of_a_plain_open(tmp_path, umask, expected):
     assert (tmp_path / "f").stat().st_mode & 0o777 == 0o640  # a rewrite keeps the file's own mode
 
 
+@pytest.mark.notebook
 def test_a_dead_kernel_is_reported_with_its_cell(tmp_path):
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()

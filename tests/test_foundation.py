@@ -184,6 +184,7 @@ def test_random_length_feeds_the_objective_lengths_that_fit():
     assert set(seen) == {16, 32}
 
 
+@pytest.mark.slow
 def test_pretraining_on_the_pile_with_random_lengths_learns_more_than_the_mean():
     # Every series is z-normalised, so predicting 0 for a hidden patch scores about 1: learning is below it.
     pile = build_pile("smoke")

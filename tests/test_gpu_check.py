@@ -45,6 +45,8 @@ def run(*args, env=None, timeout=180):
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
 
 
+@pytest.mark.slow
+@pytest.mark.notebook
 def test_dry_run_runs_every_part_into_one_folder(tmp_path):
     out = tmp_path / "check"
     run("--dry-run", "--out", str(out))

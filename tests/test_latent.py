@@ -167,6 +167,7 @@ def test_umap_cache_reuses_the_result_in_memory_and_on_disk(tmp_path, monkeypatc
     assert calls[0][1] == 15 and embed.umap_embedding(f[:6], seed=2) is not None and calls[-1][1] == 5  # < N
 
 
+@pytest.mark.slow
 def test_umap_is_deterministic(tmp_path, monkeypatch):
     monkeypatch.setenv("FMLAB_CACHE", str(tmp_path))
     monkeypatch.setattr(embed, "_MEMORY", {})

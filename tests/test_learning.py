@@ -6,6 +6,8 @@ import fmlab
 from fmlab.models import Encoder, EncoderConfig
 from fmlab.pretrain import JEPA, MAE, Contrastive, MaskedSpectrum
 
+pytestmark = pytest.mark.slow  # real training on eeg: about 10-70 s a test on 2 shared cores
+
 
 @pytest.fixture(scope="module")
 def eeg():

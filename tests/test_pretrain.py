@@ -133,7 +133,7 @@ def test_data_that_does_not_fit_the_encoder_is_refused():
 
 
 @pytest.mark.parametrize("aug", [A.Jitter(), A.Scale(), A.TimeShift(), A.CropResize(), A.TimeMask(),
-                                 A.ChannelDropout(), A.BandStop(64.0), A.Mix()], ids=lambda a: type(a).__name__)
+                                 A.ChannelDropout(), A.BandStop(64.0)], ids=lambda a: type(a).__name__)
 def test_augmentations_keep_shape_and_change_the_signal(aug):
     torch.manual_seed(0)
     x = torch.randn(4, 3, 64)

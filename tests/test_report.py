@@ -27,6 +27,7 @@ def test_record_outside_the_runner_keeps_the_value(monkeypatch):
         report.record("bad", object())
 
 
+@pytest.mark.notebook
 def test_a_failing_notebook_is_reported_and_the_others_still_run(tmp_path):
     nbs = tmp_path / "nbs"
     nbs.mkdir()
@@ -57,6 +58,7 @@ def test_only_picks_notebooks_by_prefix(tmp_path):
         course.notebooks(nbs, only=["09"])
 
 
+@pytest.mark.notebook
 def test_command_line_exit_status_says_whether_a_notebook_failed(tmp_path, capsys):
     from fmlab.cli import main
     nbs = tmp_path / "nbs"
@@ -70,6 +72,7 @@ def test_command_line_exit_status_says_whether_a_notebook_failed(tmp_path, capsy
     assert "ZeroDivisionError" in capsys.readouterr().out
 
 
+@pytest.mark.notebook
 def test_the_runner_shows_cells_done_and_a_clock_that_moves_during_a_long_cell(tmp_path, capsys):
     write_notebook(tmp_path / "00_slow.ipynb", "import time\ntime.sleep(2.5)")
     course.run_course("smoke", directory=tmp_path, out=tmp_path / "rep", progress=True, timeout=120)

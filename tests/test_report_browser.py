@@ -19,7 +19,7 @@ PLOTLY_MIME = "application/vnd.plotly.v1+json"
 # plotly.js itself mentions cdn.plot.ly (a default URL for map data); loading from it is what must not happen
 FROM_PLOTLY_CDN = re.compile(r"(src=|import\s*)[\"']https?://cdn\.plot\.ly")
 
-pytestmark = [pytest.mark.notebook, needs_chromium]
+pytestmark = [pytest.mark.notebook, pytest.mark.browser, needs_chromium]
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,7 @@ def test_peaks_of_known_gpus():
     assert peak_tflops("some new accelerator") is None
 
 
+@pytest.mark.slow
 def test_throughput_benchmark_writes_its_rows(tmp_path):
     out = tmp_path / "throughput.json"
     cmd = [sys.executable, str(BENCH / "throughput.py"), "--profile", "smoke", "--objectives", "mae", "jepa",

@@ -26,6 +26,7 @@ import torch
 from ..data.core import SignalDataset
 from ..evaluate import what_it_encodes
 from ..models import Encoder
+from ..profiles import PROFILES
 from ..train import fit
 from .base import Classifier
 from .baselines import CLASSIC, classic_for, fitted_parameters
@@ -35,9 +36,8 @@ from .strategies import STRATEGIES, build
 ADAPTATIONS = ("linear_probe", "full_finetune", "lora", "adapter", "prompt_tuning")
 COLUMNS = ("strategy", "budget", "labels", "seed", "accuracy", "trainable_params", "all_params", "train_seconds",
            "peak_rss_increase_mb", "peak_cuda_mb", "delta_bytes")
-# fit() for one adaptation run, per profile: what a notebook can afford (smoke checks wiring, not learning).
-RUNS = {"smoke": dict(steps=5, batch_size=32), "cpu": dict(steps=50, batch_size=32),
-        "gpu": dict(steps=300, batch_size=64)}
+# fit() for one notebook adaptation run, per profile (Profile.adapt_run), under the name notebooks import.
+RUNS = {name: p.adapt_run for name, p in PROFILES.items()}
 
 
 def release_free_memory() -> None:

@@ -107,17 +107,6 @@ class BandStop:
         return torch.fft.irfft(spec.masked_fill(stop[:, None, :], 0), n=t, dim=-1)
 
 
-class Mix:
-    """Mix each sample with another one of the batch: (1 - lam) x + lam x[perm], lam up to ``max_lam``."""
-
-    def __init__(self, max_lam: float = 0.3):
-        self.max_lam = max_lam
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        lam = self.max_lam * _rand(len(x), 1, 1, like=x)
-        return (1 - lam) * x + lam * x[torch.randperm(len(x), device=x.device)]
-
-
 class Compose:
     """Apply each augmentation in turn; each one only with probability ``p`` if given as (aug, p)."""
 

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
-import tempfile
 from importlib import metadata
 
 import numpy as np
 
+from ..atomic import atomic_path
 from ..profiles import cache_dir
 from .core import SignalDataset
 
@@ -59,19 +58,6 @@ def _generate(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def _save_atomic(path, **arrays) -> None:
-    # Write beside the target, then rename: a crash or a parallel run never leaves half a file.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def load_mnist1d(n: int = 4000, seed: int = 0, cache: bool = True) -> SignalDataset:
     """MNIST-1D as a SignalDataset: x [n, 1, 40] float32, y [n] int64, classes "0".."9".
 
@@ -97,7 +83,8 @@ def load_mnist1d(n: int = 4000, seed: int = 0, cache: bool = True) -> SignalData
     else:
         x, y = _generate(n, seed)
         if path is not None:
-            _save_atomic(path, x=x, y=y)
+            with atomic_path(path) as tmp, open(tmp, "wb") as f:  # a file object: savez would append .npz to a name
+                np.savez(f, x=x, y=y)
 
     return SignalDataset(x[:, None, :], y, classes=[str(d) for d in range(10)], fs=1.0,
                          meta={}, name="mnist1d", channels=["x"])

@@ -45,17 +45,19 @@ class Corpus:
     probe_test: SignalDataset
 
 
-def corpus(data: str = "eeg", n: int = 2000, seed: int = 0, probe_size: int = 1000, device=None) -> Corpus:
+def corpus(data: str = "eeg", n: int = 2000, seed: int = 0, probe_size: int = 1000, device=None,
+           pile: str = "cpu") -> Corpus:
     """eeg / mnist1d: ``n`` generated samples split 75 / 25 (by subject for eeg); pretraining sees the 75 %
     without labels, the probe fits on up to ``probe_size`` of them and is tested on the other 25 %.
     ucr:NAME: pretraining and probe fit on the train split, the probe is tested on the test split.
+    pile: the broad corpus of that build_pile size (a profile's ``pile``), probed on eeg.
     ``device``: where eeg is generated (on a GPU no host loader bounds the step; the numbers differ from a
     CPU corpus in the last bits, the subjects and their split do not)."""
     if data == "pile":  # probed on eeg subjects the pile never saw (a check of learning, not a benchmark)
         from ..data.pile import build_pile
         probe = load("eeg", n=max(64, n // 20), seed=seed + 2)
         ptrain, ptest = probe.split(test_size=0.25, by="subject", seed=seed)
-        return Corpus(build_pile("smoke" if n <= 256 else "cpu", seed=seed), ptrain, ptest)
+        return Corpus(build_pile(pile, seed=seed), ptrain, ptest)
     if data.lower().startswith(("ucr:", "uea:")):
         train, test = load(data, split="train"), load(data, split="test")
     else:
@@ -127,11 +129,19 @@ def pretrain(objective: str = "mae", data: str = "eeg", profile: str | None = No
     on held-out labels). The run checkpoints as it goes (an interrupted one resumes) and its result is
     cached where ``pretrained`` finds it, or written to the folder ``out``. ``compile``: see fit()."""
     s = run_settings(objective, data, profile, seed, steps, size, batch_size, **objective_args)
+    return pretrain_from(s, progress=progress, out=out, compile=compile, device=device)
+
+
+def pretrain_from(s: dict, progress: bool = True, out: str | Path | None = None, compile: bool | str = False,
+                  device=None):
+    """``pretrain`` of the run that the settings ``s`` (from run_settings) describe; the same return."""
+    data, seed, objective_args = s["data"], s["seed"], s["objective_args"]
     dev = torch.device(device) if device is not None else pick_device()
-    c = corpus(data, n=s["n"], seed=seed, device=dev if dev.type == "cuda" else None)
+    c = corpus(data, n=s["n"], seed=seed, device=dev if dev.type == "cuda" else None,
+               pile=get_profile(s["profile"]).pile)
     torch.manual_seed(seed)
     encoder = Encoder(foundation_config(s["size"]) if data == "pile" else encoder_config(s["size"], c.unlabelled))
-    obj = make_objective(objective, encoder, fs=c.unlabelled.fs, data=data, **objective_args)
+    obj = make_objective(s["objective"], encoder, fs=c.unlabelled.fs, data=data, **objective_args)
     folder = Path(out) if out is not None else entry(s)
     with folder_lock(folder):  # another process training in the same folder finishes first
         hist = fit(obj, c.unlabelled, steps=s["steps"], batch_size=s["batch_size"], lr=s["lr"], seed=seed,
@@ -139,7 +149,8 @@ def pretrain(objective: str = "mae", data: str = "eeg", profile: str | None = No
                    eval_every=s["eval_every"], checkpoint=folder / "run.pt", compile=compile, device=dev)
         if not distributed.is_main():  # the weights are rank 0's too; it alone writes them
             return obj, hist
-        hub.save(encoder, folder / "encoder.safetensors", **s, probe_acc=hist.last("probe_acc"))
+        # fs beside the settings: pretrained() rebuilds the objective (contrastive's views) at the corpus's rate
+        hub.save(encoder, folder / "encoder.safetensors", **s, fs=c.unlabelled.fs, probe_acc=hist.last("probe_acc"))
         with hub.atomic_path(folder / "objective.safetensors") as tmp:
             save_file({k: v.detach().contiguous().cpu() for k, v in obj.state_dict().items()}, tmp)
         with hub.atomic_path(folder / "history.json") as tmp:  # written last: it marks the entry complete
@@ -160,9 +171,12 @@ def pretrained(objective: str = "mae", data: str = "eeg", profile: str | None = 
                 for old in folder.iterdir():
                     shutil.rmtree(old) if old.is_dir() else old.unlink()
             if not (folder / "history.json").exists():
-                return pretrain(objective, data, profile, seed, steps, size, progress, **objective_args)
+                return pretrain_from(s, progress=progress)
     encoder = _read_entry(folder / "encoder.safetensors", hub.load)
-    obj = make_objective(objective, encoder, fs=load_fs(data), data=data, **objective_args)
+    info = _read_entry(folder / "encoder.safetensors", lambda path: hub.read_config(path)[1])
+    if "fs" not in info:  # an entry written before the rate was kept with it: the corpus it trained on has it
+        info["fs"] = corpus(data, n=s["n"], seed=seed, pile=get_profile(s["profile"]).pile).unlabelled.fs
+    obj = make_objective(objective, encoder, fs=info["fs"], data=data, **objective_args)
     _read_entry(folder / "objective.safetensors", lambda path: obj.load_state_dict(load_file(str(path))))
     hist = _read_entry(folder / "history.json", lambda path: History.from_dict(json.loads(path.read_text())))
     print(f"fmlab: loaded the pretrained {objective} ({s['profile']} profile) from {folder}")
@@ -177,15 +191,6 @@ def _read_entry(path: Path, read):
     except Exception as e:  # noqa: BLE001 - safetensors, JSON and state_dict errors alike
         raise ValueError(f"pretrained: {path} is damaged ({str(e).splitlines()[0][:200]}); pass retrain=True to "
                          f"train this cache entry again, or delete {path.parent}") from None
-
-
-def load_fs(data: str) -> float:
-    """The sampling rate of ``data`` without generating a corpus."""
-    if data == "eeg":
-        return 128.0
-    if data == "pile":
-        return 1.0
-    return load(data, split="train").fs if data.lower().startswith(("ucr:", "uea:")) else 1.0
 
 
 def reference_objective(name: str):

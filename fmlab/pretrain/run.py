@@ -14,7 +14,7 @@ import signal
 import time
 
 from .. import distributed
-from .recipes import entry, pretrain, run_settings
+from .recipes import entry, pretrain_from, run_settings
 
 
 def _interrupt(signum, frame):
@@ -31,8 +31,7 @@ def main(args: argparse.Namespace) -> int:
     folder = args.out or entry(settings)
     t0 = time.perf_counter()
     try:
-        _, hist = pretrain(args.objective, args.data, args.profile, args.seed, args.steps, args.size,
-                           batch_size=args.batch_size, out=args.out, compile=args.compile, device=dev)
+        _, hist = pretrain_from(settings, out=args.out, compile=args.compile, device=dev)
         world = distributed.world_size()
     except KeyboardInterrupt:  # fit() saved the run (rank 0); a traceback from every process would bury that
         if main_process:
