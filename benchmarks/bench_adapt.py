@@ -22,7 +22,8 @@ from pathlib import Path
 import torch
 
 from fmlab.adapt import compare
-from fmlab.adapt.compare import ADAPTATIONS, budget_name, gap, summarize
+from fmlab.adapt.compare import ADAPTATIONS
+from fmlab.adapt.readout import budget_name, gap, summarize
 from fmlab.pretrain.recipes import corpus, pretrained, run_settings
 from fmlab.profiles import get_profile
 

@@ -28,7 +28,8 @@ import torch
 
 from fmlab import hub
 from fmlab.adapt import compare
-from fmlab.adapt.compare import ADAPTATIONS, budget_name, label_budget, summarize
+from fmlab.adapt.compare import ADAPTATIONS, label_budget
+from fmlab.adapt.readout import budget_name, summarize
 from fmlab.data import load
 from fmlab.data.core import SignalDataset
 from fmlab.data.pile import resample, univariate

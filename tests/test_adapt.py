@@ -13,7 +13,9 @@ import fmlab
 from fmlab.adapt import (LoRA, compare, forgetting, full_finetune, linear_probe, load_delta, lora,
                          prompt_tuning, save_delta)
 from fmlab.adapt import adapter as adapter_
-from fmlab.adapt.compare import COLUMNS, budget_name, gap, strategy_table, summarize
+from fmlab.adapt.compare import COLUMNS
+from fmlab.adapt.readout import (budget_name, budget_sentences, forgetting_sentences, gap, strategy_table, summarize,
+                                 versus)
 from fmlab.data import SignalDataset
 from fmlab.models import Encoder, EncoderConfig
 from fmlab.train import fit
@@ -342,6 +344,33 @@ def test_strategy_table_reads_labels_needed_accuracy_and_costs():
     assert strategy_table(made_up_table(), within=0.2).loc["small", "labels_needed"] == 40   # 0.75 >= 0.71
     assert guide.loc["small", "acc 10/class"] == pytest.approx(0.60) and guide.loc["big", "acc 100%"] == pytest.approx(0.91)
     assert guide.loc["big", "trainable_pct"] == 100 and guide.loc["small", "stored_bytes"] == 40
+
+
+def test_budget_sentences_name_the_best_and_read_each_gap_against_the_noise():
+    sharp = budget_sentences(made_up_table(), 10_000, baselines=("small",), adaptations=("big",), name="toy")
+    assert sharp == [
+        "toy, 10/class of the labels (20): best small (0.600); best adaptation big (0.550) is 5.0 points below "
+        "small (ties under 0.010)",
+        "toy, 10% of the labels (40): best big = small (0.750, tied within noise); best adaptation big (0.750) is "
+        "within noise of small (ties under 0.010)",
+        "toy, 100% of the labels (400): best big (0.910); best adaptation big (0.910) is 9.0 points above small "
+        "(ties under 0.010)"]
+    blurred = budget_sentences(made_up_table(), 4, baselines=("small", "absent"), adaptations=("big",))
+    assert all("within noise of small (ties under 0.500)" in line for line in blurred)
+    assert versus({"gap": -0.031}, 0.02) == "3.1 points below" and versus({"gap": 0.01}, 0.02) == "within noise of"
+
+
+def test_forgetting_sentences_say_lost_gained_or_tie_and_whether_the_base_is_intact():
+    import pandas as pd
+    lost = pd.DataFrame([dict(strategy="lora", target="state", base_accuracy=0.8, adapted_accuracy=0.6, forgetting=0.2,
+                              base_intact=True),
+                         dict(strategy="lora", target="subject", base_accuracy=0.5, adapted_accuracy=0.51,
+                              forgetting=-0.01, base_intact=True),
+                         dict(strategy="full_finetune", target="state", base_accuracy=0.8, adapted_accuracy=0.95,
+                              forgetting=-0.15, base_intact=False)])
+    assert forgetting_sentences(lost, 400) == [
+        "          lora: state 0.80 -> 0.60 (lost); subject 0.50 -> 0.51 (tie); base intact",
+        " full_finetune: state 0.80 -> 0.95 (gained); base CHANGED"]
 
 
 def test_gap_is_paired_by_seed():

@@ -12,16 +12,19 @@ changed, however many strategies you try on it. (A bare ``Classifier(enc, n)`` w
 from .adapter import Adapter, AdapterLinear, adapter
 from .base import Classifier, fingerprint
 from .baselines import FromScratch, bandpower_logreg, from_scratch, minirocket
-from .compare import compare, forgetting, strategy_table, which_strategy
+from .compare import compare, forgetting
 from .delta import load_delta, save_delta
 from .finetune import FullFinetune, full_finetune
 from .lora import LoRA, LoRALinear, lora
 from .peft_bridge import from_peft, to_peft
 from .probe import LinearProbe, linear_probe
 from .prompt import PromptTuning, prompt_tuning
+from .readout import (budget_name, budget_sentences, forgetting_sentences, gap, strategy_table, summarize,
+                      versus, which_strategy)
 from .strategies import STRATEGIES, build
 
 __all__ = ["Adapter", "AdapterLinear", "Classifier", "FromScratch", "FullFinetune", "LinearProbe", "LoRA",
            "LoRALinear", "PromptTuning", "STRATEGIES", "adapter", "bandpower_logreg", "build", "compare",
-           "fingerprint", "forgetting", "from_peft", "from_scratch", "full_finetune", "linear_probe", "load_delta",
-           "lora", "minirocket", "prompt_tuning", "save_delta", "strategy_table", "to_peft", "which_strategy"]
+           "budget_name", "budget_sentences", "fingerprint", "forgetting", "forgetting_sentences", "from_peft",
+           "from_scratch", "full_finetune", "gap", "linear_probe", "load_delta", "lora", "minirocket", "prompt_tuning",
+           "save_delta", "strategy_table", "summarize", "to_peft", "versus", "which_strategy"]
