@@ -40,6 +40,7 @@ def publish(run: Path, name: str, command: str, threads: int | None = None, note
     hist = History.from_dict(json.loads((run / "history.json").read_text()))
     info = dict(objective=settings["objective"], size=settings["size"], steps=settings["steps"],
                 batch_size=settings["batch_size"], lr=settings["lr"], seed=settings["seed"],
+                objective_args=settings.get("objective_args", {}),
                 wall_time_s=round(hist.seconds, 1), final_loss=round(hist.final_loss(), 4),
                 eeg_probe_acc=settings.get("probe_acc"), command=command,
                 corpus={"name": "pile-cpu", "card": "datasets/pile.md", "series_per_source": PILE_SIZES["cpu"],
@@ -67,6 +68,8 @@ def main(argv=None) -> None:
     mk.add_argument("--size", default="small")
     mk.add_argument("--steps", type=int, required=True)
     mk.add_argument("--batch-size", type=int, default=256)
+    mk.add_argument("--lengths", type=int, nargs="+", help="window lengths of pretraining (fmlab pretrain --lengths)")
+    mk.add_argument("--name", help="the reference's name (default: OBJECTIVE-SIZE)")
     mk.add_argument("--runs", default="runs", help="where the run's folder goes (its checkpoint resumes from there)")
     pub = sub.add_parser("publish", help="publish a finished run folder")
     pub.add_argument("run")
@@ -90,10 +93,11 @@ def main(argv=None) -> None:
     if args.what == "publish":
         publish(Path(args.run), args.name, args.command, args.threads, args.note)
         return
-    name = f"{args.objective}-{args.size}"
+    name = args.name or f"{args.objective}-{args.size}"
     run = Path(args.runs) / name
     cmd = ["fmlab", "pretrain", "--objective", args.objective, "--data", "pile", "--size", args.size,
            "--steps", str(args.steps), "--batch-size", str(args.batch_size), "--out", str(run)]
+    cmd += ["--lengths", *map(str, args.lengths)] if args.lengths else []
     subprocess.run([sys.executable, "-m", *cmd], check=True)
     publish(run, name, shlex.join(cmd))
 

@@ -105,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--steps", type=_whole, help="optimisation steps (default: the profile's)")
     pre.add_argument("--batch-size", type=_whole, help="samples per step on each process (default: the profile's)")
     pre.add_argument("--seed", type=int, default=0)
+    pre.add_argument("--lengths", type=_whole, nargs="+",
+                     help="--data pile: the window lengths to pretrain on, drawn equally often "
+                          "(default: 32 64 128 256 512, weighted to the middle)")
     pre.add_argument("--compile", action="store_true", help="torch.compile the model (saved keys stay clean)")
     pre.add_argument("--out", help="folder for the run (default: the cache entry notebooks load from)")
     labs = sub.add_parser("labs", help="course-lab mode: the student versions of the notebooks")

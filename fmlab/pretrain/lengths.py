@@ -29,11 +29,15 @@ def random_windows(x: torch.Tensor, length: int) -> torch.Tensor:
 
 
 class RandomLength(nn.Module):
-    """Wrap an objective: every forward draws a length from ``lengths`` (by ``weights``) and trains the
-    objective on random windows of that length. Lengths above the input's T are left out."""
+    """Wrap an objective: every forward draws a length from ``lengths`` (by ``weights``; other lengths than
+    the default are drawn equally often unless weighted) and trains the objective on random windows of that
+    length. Lengths above the input's T are left out."""
 
-    def __init__(self, objective: nn.Module, lengths=LENGTHS, weights=WEIGHTS):
+    def __init__(self, objective: nn.Module, lengths=LENGTHS, weights=None):
         super().__init__()
+        lengths = tuple(lengths)
+        if weights is None:  # the default lengths' weights; any other list of lengths: each as often
+            weights = WEIGHTS if lengths == LENGTHS else (1.0,) * len(lengths)
         if len(lengths) != len(weights) or not lengths or min(lengths) < 2 or min(weights) < 0:
             raise ValueError(f"RandomLength: expected lengths >= 2 with one weight >= 0 each, got {lengths}, {weights}")
         self.objective, self.lengths, self.weights = objective, tuple(lengths), tuple(weights)

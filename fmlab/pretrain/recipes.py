@@ -83,7 +83,11 @@ def foundation_config(size: str, **overrides) -> EncoderConfig:
 
 def make_objective(name: str, encoder: Encoder, fs: float = 1.0, data: str = "eeg", **kwargs):
     """The objective ``name`` on ``encoder``; on the pile wrapped in RandomLength (every length, every zoom),
-    and contrastive with views made for any series."""
+    and contrastive with views made for any series. ``lengths``: the lengths RandomLength draws (pile only)."""
+    lengths = kwargs.pop("lengths", None)
+    if lengths is not None and data != "pile":
+        raise ValueError(f"objective: lengths={lengths} choose the window lengths of pile pretraining; data={data!r} "
+                         f"trains at its own length (use data='pile', or leave lengths out)")
     if name not in OBJECTIVES:
         raise ValueError(f"objective: unknown {name!r}; choose one of {', '.join(OBJECTIVES)}")
     if name == "contrastive":
@@ -91,7 +95,9 @@ def make_objective(name: str, encoder: Encoder, fs: float = 1.0, data: str = "ee
         if data == "pile":
             kwargs.setdefault("augment", "shape")
     obj = OBJECTIVES[name](encoder, **kwargs)
-    return RandomLength(obj) if data == "pile" else obj
+    if data != "pile":
+        return obj
+    return RandomLength(obj) if lengths is None else RandomLength(obj, lengths=tuple(lengths))
 
 
 def run_settings(objective: str, data: str = "eeg", profile: str | None = None, seed: int = 0,
