@@ -64,7 +64,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="what", required=True)
     mk = sub.add_parser("make", help="pretrain one reference on the pile and publish it")
-    mk.add_argument("--objective", required=True, choices=["mae", "spectrum", "contrastive", "jepa"])
+    mk.add_argument("--objective", required=True, choices=["mae", "spectrum", "contrastive", "jepa", "next-patch"])
     mk.add_argument("--size", default="small")
     mk.add_argument("--steps", type=int, required=True)
     mk.add_argument("--batch-size", type=int, default=256)

@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--profile", choices=list(PROFILES),
                      help="model size (default: FMLAB_PROFILE, else cpu)")
     pre = sub.add_parser("pretrain", parents=[common], help="pretrain one encoder (torchrun: several processes, DDP)")
-    pre.add_argument("--objective", default="mae", help="mae | spectrum | contrastive | jepa")
+    pre.add_argument("--objective", default="mae", help="mae | spectrum | contrastive | jepa | next-patch")
     pre.add_argument("--data", default="eeg", help="eeg | mnist1d | ucr:NAME | pile (the broad corpus of datasets/pile.md)")
     pre.add_argument("--profile", choices=list(PROFILES), help="default: FMLAB_PROFILE, else cpu")
     pre.add_argument("--size", help="encoder preset: tiny | small | medium | base (default: the profile's)")

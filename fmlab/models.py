@@ -10,6 +10,8 @@ One set of weights takes any number of channels and any length up to ``config.le
   encoder knows up to ``config.channels`` channels by their index, e.g. an eeg montage);
 - ``channel_independent=True`` lets a token attend only to tokens of its own channel: a [B, C, T]
   signal is C univariate series (as MOMENT and Mantis), and CLS is the mean of the C channels' CLS;
+- ``causal=True`` lets a token attend only to patches at its own time or earlier (CLS and prompts
+  come first and see only each other), so the token of patch p can predict patch p + 1;
 - ``lengths`` [B] marks series shorter than the batch (padded at the end): their padding tokens are
   masked out of attention and pooling, and the normalisation statistics use the valid samples only.
 Attention uses explicit q, k, v, out ``nn.Linear`` layers, so LoRA and friends can target them.
@@ -60,6 +62,7 @@ class EncoderConfig:
     input_scale: float = 1.0  # with norm="scale": inputs are divided by this (e.g. the training data's std)
     channel_embed: bool = True
     channel_independent: bool = False
+    causal: bool = False      # a token attends to no later patch (next-patch prediction, the GPT side)
 
     def __post_init__(self):
         for name in ("channels", "length", "patch_size", "dim", "depth", "heads"):
@@ -275,7 +278,9 @@ class Encoder(nn.Module):
 
     def _encode(self, x, keep, prompts, lengths) -> torch.Tensor:
         h, valid = self.tokenize(x, lengths), self.token_valid(x, lengths)
+        time = torch.arange(h.shape[1], device=h.device)[None] % self.num_patches(x.shape[-1])  # [1, N] patch index
         if keep is not None:
+            time = keep % self.num_patches(x.shape[-1])
             h = torch.gather(h, 1, keep[..., None].expand(-1, -1, h.shape[-1]))
             valid = None if valid is None else torch.gather(valid, 1, keep)
         b = h.shape[0]
@@ -287,6 +292,10 @@ class Encoder(nn.Module):
         mask = None
         if valid is not None:  # CLS and prompts are always there; padding tokens are never attended to
             mask = torch.cat([valid.new_ones(b, 1 + m), valid], dim=1)[:, None, None, :]
+        if self.config.causal:  # query i may read key j when j's patch is not later than i's (CLS, prompts: -1)
+            time = torch.cat([time.new_full((time.shape[0], 1 + m), -1), time], dim=1)
+            earlier = (time[:, None, :] <= time[:, :, None])[:, None]   # [B or 1, 1, S, S]
+            mask = earlier if mask is None else mask & earlier
         h = torch.cat([self.cls_token.expand(b, -1, -1), h], dim=1)
         if m and not per_block:
             h = torch.cat([h[:, :1], as_batch(prompts), h[:, 1:]], dim=1)

@@ -28,13 +28,17 @@ from .contrastive import Contrastive
 from .jepa import JEPA
 from .lengths import RandomLength
 from .mae import MAE
+from .next_patch import NextPatch
 from .spectrum import MaskedSpectrum
 
+# The four encoder objectives the course compares (notebooks 01-05, the benchmarks' default rows), and every
+# objective a run can name: next-patch prediction too, the causal (GPT) side.
 OBJECTIVES = {"mae": MAE, "spectrum": MaskedSpectrum, "contrastive": Contrastive, "jepa": JEPA}
+BY_NAME = {**OBJECTIVES, "next-patch": NextPatch}
 # Compute per step relative to MAE (which encodes a quarter of the tokens): contrastive encodes two
 # full views, JEPA one context plus a full target pass. A profile's step budget is divided by this,
 # and contrastive halves the batch, so each objective gets about the same wall-clock time.
-STEP_COST = {"mae": 1, "spectrum": 1, "contrastive": 4, "jepa": 3}
+STEP_COST = {"mae": 1, "spectrum": 1, "contrastive": 4, "jepa": 3, "next-patch": 2}
 
 
 @dataclass
@@ -88,13 +92,13 @@ def make_objective(name: str, encoder: Encoder, fs: float = 1.0, data: str = "ee
     if lengths is not None and data != "pile":
         raise ValueError(f"objective: lengths={lengths} choose the window lengths of pile pretraining; data={data!r} "
                          f"trains at its own length (use data='pile', or leave lengths out)")
-    if name not in OBJECTIVES:
-        raise ValueError(f"objective: unknown {name!r}; choose one of {', '.join(OBJECTIVES)}")
+    if name not in BY_NAME:
+        raise ValueError(f"objective: unknown {name!r}; choose one of {', '.join(BY_NAME)}")
     if name == "contrastive":
         kwargs.setdefault("fs", fs)
         if data == "pile":
             kwargs.setdefault("augment", "shape")
-    obj = OBJECTIVES[name](encoder, **kwargs)
+    obj = BY_NAME[name](encoder, **kwargs)
     if data != "pile":
         return obj
     return RandomLength(obj) if lengths is None else RandomLength(obj, lengths=tuple(lengths))
@@ -106,8 +110,8 @@ def run_settings(objective: str, data: str = "eeg", profile: str | None = None, 
     """Everything that determines a run (and so its cache entry). Under torchrun ``batch_size`` is per
     process, and the number of processes is part of the run."""
     p = get_profile(profile)
-    if objective not in OBJECTIVES:
-        raise ValueError(f"objective: unknown {objective!r}; choose one of {', '.join(OBJECTIVES)}")
+    if objective not in BY_NAME:
+        raise ValueError(f"objective: unknown {objective!r}; choose one of {', '.join(BY_NAME)}")
     for name, v in (("steps", steps), ("batch_size", batch_size)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
             raise ValueError(f"pretrain({name}=...): expected a positive int, or None for the profile's default, "
@@ -146,7 +150,9 @@ def pretrain_from(s: dict, progress: bool = True, out: str | Path | None = None,
     c = corpus(data, n=s["n"], seed=seed, device=dev if dev.type == "cuda" else None,
                pile=get_profile(s["profile"]).pile)
     torch.manual_seed(seed)
-    encoder = Encoder(foundation_config(s["size"]) if data == "pile" else encoder_config(s["size"], c.unlabelled))
+    causal = {"causal": True} if s["objective"] == "next-patch" else {}  # it predicts what it must not see
+    encoder = Encoder(foundation_config(s["size"], **causal) if data == "pile"
+                      else encoder_config(s["size"], c.unlabelled, **causal))
     obj = make_objective(s["objective"], encoder, fs=c.unlabelled.fs, data=data, **objective_args)
     folder = Path(out) if out is not None else entry(s)
     with folder_lock(folder):  # another process training in the same folder finishes first
