@@ -162,3 +162,24 @@ def test_gpu_profile_settings_build_and_take_a_step(objective):
     obj = make_objective(objective, enc, fs=128.0)
     hist = fit(obj, data, steps=1, batch_size=4, lr=s["lr"], progress=False, device="cpu")
     assert math.isfinite(hist.loss[0])
+
+
+def test_pile_pretraining_draws_the_lengths_it_is_given():
+    from fmlab.cli import build_parser
+    from fmlab.pretrain.lengths import RandomLength
+    from fmlab.pretrain.recipes import make_objective, run_settings
+    args = build_parser().parse_args(["pretrain", "--data", "pile", "--lengths", "16", "24", "--steps", "3"])
+    assert args.lengths == [16, 24]
+    s = run_settings("mae", "pile", "smoke", lengths=list(args.lengths))
+    assert s["objective_args"] == {"lengths": [16, 24]}, "the lengths are part of the run (its cache key, metadata)"
+    enc = Encoder(EncoderConfig.preset("tiny", channels=1, length=64, patch_size=8, channel_embed=False,
+                                       channel_independent=True))
+    obj = make_objective("mae", enc, data="pile", lengths=[16, 24])
+    assert isinstance(obj, RandomLength) and obj.lengths == (16, 24) and obj.weights == (1.0, 1.0)
+    seen = set()
+    obj.objective.forward = lambda x, **kw: seen.add(x.shape[-1]) or {"loss": x.sum()}
+    for _ in range(40):
+        obj(torch.randn(4, 1, 64))
+    assert seen == {16, 24}
+    with pytest.raises(ValueError, match="data='pile'"):
+        make_objective("mae", enc, data="eeg", lengths=[16])
