@@ -1,5 +1,11 @@
 """fmlab.check: every check accepts the reference solution (taken from the instructor notebooks) and rejects
-plausible wrong answers with a message that says what is wrong."""
+plausible wrong answers with a message that says what is wrong, shown without fmlab's frames."""
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -51,9 +57,19 @@ def test_passing_the_result_instead_of_the_function_is_explained():
         fmlab.check.masked_mse(torch.tensor(0.5))
 
 
-def _mask_from_noise(noise, ratio):
+def _mask_from_noise(noise, ratio, extra=0):
     b, n = noise.shape
-    return torch.zeros(b, n, dtype=torch.bool).scatter_(1, noise.argsort(1)[:, :round(ratio * n)], True)
+    return torch.zeros(b, n, dtype=torch.bool).scatter_(1, noise.argsort(1)[:, :round(ratio * n) + extra], True)
+
+
+def _pool_parts(tokens, valid):
+    h = tokens[:, 1:]
+    w = torch.ones_like(h[..., :1]) if valid is None else valid[..., None].float()
+    return h, w, (h * w).sum(1) / w.sum(1), h.masked_fill(w == 0, float("-inf")).amax(1)
+
+
+def _rank_of(q):
+    return torch.exp(torch.special.entr(q / q.sum().clamp_min(1e-12)).sum())
 
 
 WRONG = {
@@ -64,7 +80,15 @@ WRONG = {
          "the token order is not random across the batch"),
         ("rand < ratio", lambda b, n, r, g=None: torch.rand(b, n, generator=g) < r, "expected round("),
         ("truncating", lambda b, n, r, g=None: torch.zeros(b, n, dtype=torch.bool).scatter_(
-            1, torch.rand(b, n, generator=g).argsort(1)[:, :int(r * n)], True), "hides 6 of 10 tokens"),
+            1, torch.rand(b, n, generator=g).argsort(1)[:, :int(r * n)], True), "hides 6 of 10 tokens in sample 0; "
+         "expected round(0.66 * 10) = 7 in every sample: you truncate"),
+        ("inverted", lambda b, n, r, g=None: ~_mask_from_noise(torch.rand(b, n, generator=g), r),
+         "hides 4 of 16 tokens in sample 0; expected round(0.75 * 16) = 12 in every sample: your mask looks inverted"),
+        ("one too many", lambda b, n, r, g=None: _mask_from_noise(torch.rand(b, n, generator=g), r, extra=1),
+         "hides 13 of 16 tokens in sample 0; expected round(0.75 * 16) = 12 in every sample: one too many in every "
+         "sample, an off-by-one"),
+        ("one too few", lambda b, n, r, g=None: _mask_from_noise(torch.rand(b, n, generator=g), r, extra=-1),
+         "one too few in every sample, an off-by-one"),
         ("ignores the generator", lambda b, n, r, g=None: _mask_from_noise(torch.rand(b, n), r),
          "generators seeded the same gave different masks"),
         ("float mask", lambda b, n, r, g=None: _mask_from_noise(torch.rand(b, n, generator=g), r).float(),
@@ -82,7 +106,8 @@ WRONG = {
         ("absolute error", lambda p, t, m: (p - t).abs().mean(-1)[m].mean(), "absolute errors"),
         ("detached", lambda p, t, m: ((p - t) ** 2).mean(-1)[m].mean().detach(), "no gradient flows"),
         ("a float", lambda p, t, m: ((p - t) ** 2).mean(-1)[m].mean().item(), "should return a single number"),
-        ("per sample", lambda p, t, m: (((p - t) ** 2).mean(-1) * m).sum(1) / m.sum(1), "returned shape (4,)"),
+        ("per sample", lambda p, t, m: (((p - t) ** 2).mean(-1) * m).sum(1) / m.sum(1),
+         "returned shape (4,); expected (), a single number (a 0-dim tensor): the mean loss; reduce it to a single"),
     ],
     "spectrum_target": [
         ("full FFT", lambda p, eps=1e-3: torch.log(torch.fft.fft(p, dim=-1).abs() + eps), "use torch.fft.rfft"),
@@ -132,8 +157,40 @@ WRONG = {
          "you scale the update by alpha"),
         ("no bias", lambda x, w, b, A, B, alpha: x @ w.T + alpha / len(A) * x @ A.T @ B.T, "misses the frozen layer's bias"),
         ("update only", lambda x, w, b, A, B, alpha: alpha / len(A) * x @ A.T @ B.T, "only the low-rank update"),
+        ("transposed", lambda x, w, b, A, B, alpha: torch.transpose(
+            F.linear(x, w, b) + alpha / len(A) * x @ A.T @ B.T, 0, 1),
+         "returned shape (5, 2, 10); expected (2, 5, 10), [..., out] = (2, 5, 10), the same leading dimensions as x "
+         "(the right sizes in another order"),
         ("A, B detached", lambda x, w, b, A, B, alpha: F.linear(x, w, b) + alpha / len(A) * x @ A.detach().T @ B.detach().T,
          "no correct gradient reaches A"),
+    ],
+    "rankme": [
+        ("0 log 0 = nan", lambda z: (lambda q: torch.exp(-(q * q.log()).sum()))(
+            (lambda s: s / s.sum())(torch.linalg.svdvals(z - z.mean(0)))), "nan (Z [10, 5], every row the same"),
+        ("not centred", lambda z: _rank_of(torch.linalg.svdvals(z)), "you do not centre Z"),
+        ("centred per row", lambda z: _rank_of(torch.linalg.svdvals(z - z.mean(1, keepdim=True))), "centre each row"),
+        ("eigenvalues", lambda z: _rank_of(torch.linalg.svdvals(z - z.mean(0)) ** 2), "squared singular values"),
+        ("the entropy", lambda z: torch.log(_rank_of(torch.linalg.svdvals(z - z.mean(0)))), "you return the entropy"),
+        ("matrix rank", lambda z: torch.linalg.matrix_rank(z - z.mean(0)), "the matrix rank"),
+        ("in place", lambda z: _rank_of(torch.linalg.svdvals(z.sub_(z.mean(0)))), "changed Z in place"),
+        ("the singular values", lambda z: torch.linalg.svdvals(z - z.mean(0)), "returned a Tensor of shape (8,)"),
+    ],
+    "mean_max_pool": [
+        ("with CLS", lambda t, v=None: torch.cat([t.mean(1), t.amax(1)], -1), "includes the CLS token"),
+        ("max first", lambda t, v=None: torch.cat(_pool_parts(t, v)[:1:-1], -1), "your halves are swapped"),
+        ("padding counted", lambda t, v=None: torch.cat(_pool_parts(t, None)[2:], -1), "counts the padding"),
+        ("padding zeroed for the max", lambda t, v=None: (lambda h, w, mean, top: torch.cat(
+            [mean, (h * w).amax(1)], -1))(*_pool_parts(t, v)), "you zero the padding before the max"),
+        ("mean over all K", lambda t, v=None: (lambda h, w, mean, top: torch.cat(
+            [(h * w).sum(1) / h.shape[1], top], -1))(*_pool_parts(t, v)), "divides by all K tokens"),
+        ("torch.max's pair", lambda t, v=None: torch.cat([t[:, 1:].mean(1), t[:, 1:].max(1)], -1),
+         "returns a pair (values, indices): take its .values"),
+        ("mean only", lambda t, v=None: _pool_parts(t, v)[2], "returns only the mean"),
+        ("stacked", lambda t, v=None: torch.stack(_pool_parts(t, v)[2:], 1), "stacks the mean and the max"),
+        ("over D", lambda t, v=None: torch.cat([t[:, 1:].mean(-1), t[:, 1:].amax(-1)], -1),
+         "pools over the D features"),
+        ("no valid argument", lambda t: torch.cat(_pool_parts(t, None)[2:], -1),
+         "keep the def line of the exercise cell as it is"),
     ],
     "prepend_prompts": [
         ("appended", lambda c, p, t: torch.cat([c.expand(len(t), -1, -1), t, p.expand(len(t), -1, -1)], 1),
@@ -167,3 +224,60 @@ def test_a_check_leaves_the_notebooks_random_numbers_alone(solutions):
     for name in fmlab.check.EXERCISES:
         getattr(fmlab.check, name)(solutions[name])
     assert torch.equal(torch.random.get_rng_state(), state)
+
+
+def test_a_failed_check_in_a_script_shows_one_line_of_fmlab(tmp_path):
+    """Issue 19, item 6: a failed check in a script ends in its message, with one line of fmlab (the check's own
+    raise) and, for a crash, the student's line that raised, not the case that called it."""
+    script = tmp_path / "student.py"
+    script.write_text(textwrap.dedent("""
+        import torch, fmlab
+        def masked_mse(pred, target, masked):
+            return pred[masked.T].mean()
+        fmlab.check.masked_mse(masked_mse)
+    """))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 1
+    frames = re.findall(r'File "([^"]+)", line \d+, in (\w+)', out.stderr)
+    assert [f for f in frames if "fmlab" in f[0]] == [(fmlab.check.masked.__file__, "masked_mse")], out.stderr
+    assert ("return pred[masked.T].mean()" in out.stderr and
+            out.stderr.rstrip().splitlines()[-1].startswith("fmlab.check.CheckFailed: masked_mse: your function "
+                                                            "raised IndexError")), out.stderr
+
+
+def test_a_failed_check_in_a_notebook_shows_its_message_not_a_traceback(tmp_path):
+    """Issue 19, item 6: what IPython (JupyterLab, papermill) prints for a failed check: the hint of the inverted
+    mask, the student's frame of a crash, the request to write the function first; no frame of fmlab/check.
+    In a subprocess, so the shell is not left installed in this one."""
+    script = tmp_path / "shell.py"
+    script.write_text(textwrap.dedent("""
+        from IPython.core.interactiveshell import InteractiveShell
+        from traitlets.config import Config
+        config = Config()
+        config.HistoryManager.hist_file = ":memory:"
+        shell = InteractiveShell.instance(config=config, colors="NoColor")
+        shell.run_cell("import torch, fmlab")
+        for cell in [
+            "def inverted(b, n, r, g=None):\\n"
+            "    m = torch.zeros(b, n, dtype=torch.bool)\\n"
+            "    return ~m.scatter_(1, torch.rand(b, n, generator=g).argsort(1)[:, :round(r * n)], True)\\n"
+            "fmlab.check.random_token_mask(inverted)",
+            "def crashes(pred, target, masked):\\n    return pred[masked.T].mean()\\nfmlab.check.masked_mse(crashes)",
+            "def unwritten(*args):\\n    raise NotImplementedError('write this')\\nfmlab.check.rankme(unwritten)"]:
+            print("=== cell")
+            shell.run_cell(cell)
+    """))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    shown = out.stdout.split("=== cell")[1:]
+    assert len(shown) == 3, out.stdout + out.stderr
+    inverted, crash, unwritten = (s.strip() for s in shown)
+    assert inverted == fmlab.check.CheckFailed.__name__ + ": random_token_mask: with ratio 0.75 your mask hides 4 of " \
+        "16 tokens in sample 0; expected round(0.75 * 16) = 12 in every sample: your mask looks inverted, it hides " \
+        "as many tokens as should stay visible. True must mean HIDDEN: mark the first 12 of the random order True " \
+        "(did you return ~masked, or mark the kept ones?)"
+    assert crash.startswith("Your function raised here") and "return pred[masked.T].mean()" in crash, crash
+    assert crash.splitlines()[-1].startswith("CheckFailed: masked_mse: your function raised IndexError"), crash
+    assert unwritten.startswith("NotImplementedError: rankme: write the function first"), unwritten
+    assert "fmlab/check" not in out.stdout and "Traceback" not in out.stdout, out.stdout

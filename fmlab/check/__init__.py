@@ -2,9 +2,11 @@
 
 Each runs your function against fmlab's own version on a few random cases (shapes, edge cases, gradients)
 and prints "✓ <exercise>: n cases passed", or raises CheckFailed (an AssertionError) with a sentence that
-says what differs and how to fix it. A function that still raises NotImplementedError gets a
-NotImplementedError back ("write the function first"), so a student notebook stops at its first
-unwritten exercise.
+says what differs and how to fix it, and for the common wrong answers what was done (an inverted mask, an
+off-by-one). A function that still raises NotImplementedError gets a NotImplementedError back ("write the
+function first"), so a student notebook stops at its first unwritten exercise. Either shows as its message
+alone in a notebook, without fmlab's frames (core.py says how). ``hidden_answer`` runs the lines a student
+notebook hides because they would give an answer away (see fmlab.course.labs).
 
 | notebook | exercise |
 |---|---|
@@ -12,13 +14,17 @@ unwritten exercise.
 | 02_masked_spectrum | spectrum_target |
 | 03_contrastive | nt_xent_loss |
 | 04_jepa | ema_step |
+| 05_latent_spaces | rankme |
 | 06_adaptation | lora_forward, prepend_prompts |
+| 09_foundation | mean_max_pool |
 """
 from .adaptation import lora_forward, prepend_prompts
 from .core import CheckFailed
+from .features import mean_max_pool, rankme
+from .hidden import hidden_answer
 from .masked import masked_mse, random_token_mask, spectrum_target
 from .objectives import ema_step, nt_xent_loss
 
-EXERCISES = ("random_token_mask", "masked_mse", "spectrum_target", "nt_xent_loss", "ema_step", "lora_forward",
-             "prepend_prompts")
-__all__ = ["CheckFailed", "EXERCISES", *EXERCISES]
+EXERCISES = ("random_token_mask", "masked_mse", "spectrum_target", "nt_xent_loss", "ema_step", "rankme",
+             "lora_forward", "prepend_prompts", "mean_max_pool")
+__all__ = ["CheckFailed", "EXERCISES", "hidden_answer", *EXERCISES]

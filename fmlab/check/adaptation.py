@@ -65,9 +65,10 @@ def _lora_case(shape: tuple, out_f: int, rank: int, alpha: float, seed: int, zer
 def lora_forward(student_fn) -> None:
     """Check ``lora_forward(x [..., in], weight [out, in], bias [out], A [r, in], B [out, r], alpha) -> [..., out]``:
     W x + b + (alpha / r) B A x, as fmlab's LoRALinear; tokens or a batch of one; gradients reach A, B and x."""
-    run("lora_forward", student_fn, [_lora_case((2, 5, 12), 10, 4, 8.0, 0), _lora_case((3, 6), 6, 2, 1.0, 1),
-                                     _lora_case((1, 12), 10, 4, 8.0, 2, zero_b=True),
-                                     _lora_case((2, 3, 8), 4, 1, 4.0, 3)])
+    cases = [_lora_case((2, 5, 12), 10, 4, 8.0, 0), _lora_case((3, 6), 6, 2, 1.0, 1),
+             _lora_case((1, 12), 10, 4, 8.0, 2, zero_b=True), _lora_case((2, 3, 8), 4, 1, 4.0, 3)]
+    if failure := run("lora_forward", student_fn, cases):
+        raise failure
 
 
 PROMPT_MISTAKES = [
@@ -114,5 +115,6 @@ def _prompt_case(batch: int, prompts: int, tokens: int, dim: int, seed: int):
 def prepend_prompts(student_fn) -> None:
     """Check ``prepend_prompts(cls_token [1, 1, D], prompts [M, D], tokens [B, N, D]) -> [B, 1 + M + N, D]``:
     [CLS | prompts | signal tokens] for every sample, gradients reaching the prompts; a batch of one, one prompt."""
-    run("prepend_prompts", student_fn, [_prompt_case(3, 4, 6, 5, 0), _prompt_case(1, 1, 4, 8, 1),
-                                        _prompt_case(2, 3, 3, 4, 2)])
+    cases = [_prompt_case(3, 4, 6, 5, 0), _prompt_case(1, 1, 4, 8, 1), _prompt_case(2, 3, 3, 4, 2)]
+    if failure := run("prepend_prompts", student_fn, cases):
+        raise failure

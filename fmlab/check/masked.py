@@ -26,17 +26,34 @@ def _mask(fn, batch: int, tokens: int, ratio: float, seed: int = 0) -> torch.Ten
     return got
 
 
+def _count_hint(masked: torch.Tensor, ratio: float, want: int) -> str:
+    """What the counts of a wrong mask [batch, tokens] give away: an inverted mask, a truncation, an off-by-one."""
+    tokens, counts = masked.shape[1], set(masked.sum(1).tolist())
+    if len(counts) > 1:
+        return (" (it varies from sample to sample: a mask drawn token by token, as rand < ratio, does that; hide "
+                "exactly that many, the first ones of a random order)")
+    (k,) = counts
+    if k == tokens - want:
+        return (f": your mask looks inverted, it hides as many tokens as should stay visible. True must mean HIDDEN: "
+                f"mark the first {want} of the random order True (did you return ~masked, or mark the kept ones?)")
+    if k == int(ratio * tokens):
+        return f": you truncate, int({ratio} * {tokens}) = {k}; round instead, round(ratio * tokens)"
+    if abs(k - want) == 1:
+        return (f": one {'too many' if k > want else 'too few'} in every sample, an off-by-one; the slice [:, :n] "
+                f"takes exactly n, with n = round(ratio * tokens) (no + 1 or - 1)")
+    return ""
+
+
 def _hides(batch: int, tokens: int, ratio: float):
     def case(fn):
         want = round(ratio * tokens)
-        counts = _mask(fn, batch, tokens, ratio).sum(1).tolist()
-        wrong = [(i, k) for i, k in enumerate(counts) if k != want]
+        masked = _mask(fn, batch, tokens, ratio)
+        wrong = [(i, k) for i, k in enumerate(masked.sum(1).tolist()) if k != want]
         if wrong:
             i, k = wrong[0]
-            varies = " (it varies from sample to sample: a mask drawn token by token, as rand < ratio, does that; " \
-                     "hide exactly that many, the first ones of a random order)" if len(set(counts)) > 1 else ""
             raise CheckFailed(f"with ratio {ratio} your mask hides {k} of {tokens} tokens in sample {i}; expected "
-                              f"round({ratio} * {tokens}) = {want} in every sample{varies}")
+                              f"round({ratio} * {tokens}) = {want} in every sample"
+                              f"{_count_hint(masked, ratio, want)}")
     case.__doc__ = f"batch {batch}, {tokens} tokens, ratio {ratio}"
     return case
 
@@ -77,9 +94,10 @@ def random_token_mask(student_fn) -> None:
     """Check ``random_token_mask(batch, tokens, ratio, generator=None) -> masked [batch, tokens] bool``:
     exactly round(ratio * tokens) hidden per sample (ratio 0 and 1 included), chosen per sample, uniformly,
     by the generator."""
-    run("random_token_mask", student_fn, [
-        _hides(4, 16, 0.75), _hides(1, 10, 0.66), _hides(3, 7, 0.5), _hides(2, 12, 0.0), _hides(2, 12, 1.0),
-        _differs_per_sample, _follows_generator, _uniform])
+    cases = [_hides(4, 16, 0.75), _hides(1, 10, 0.66), _hides(3, 7, 0.5), _hides(2, 12, 0.0), _hides(2, 12, 1.0),
+             _differs_per_sample, _follows_generator, _uniform]
+    if failure := run("random_token_mask", student_fn, cases):
+        raise failure
 
 
 MSE_MISTAKES = [
@@ -134,8 +152,9 @@ def _mse_case(batch: int, tokens: int, length: int, hidden: int, seed: int):
 def masked_mse(student_fn) -> None:
     """Check ``masked_mse(pred [B, N, L], target [B, N, L], masked [B, N] bool) -> scalar``: the squared error
     averaged over each patch's L values, then over the hidden tokens only; gradients reach pred."""
-    run("masked_mse", student_fn, [_mse_case(4, 16, 8, 12, 0), _mse_case(1, 6, 5, 2, 1), _mse_case(3, 8, 4, 8, 2),
-                                   _mse_case(2, 9, 1, 1, 3)])
+    cases = [_mse_case(4, 16, 8, 12, 0), _mse_case(1, 6, 5, 2, 1), _mse_case(3, 8, 4, 8, 2), _mse_case(2, 9, 1, 1, 3)]
+    if failure := run("masked_mse", student_fn, cases):
+        raise failure
 
 
 SPECTRUM_MISTAKES = [
@@ -182,5 +201,7 @@ def _spectrum_case(batch: int, tokens: int, length: int, seed: int, zero_patch: 
 def spectrum_target(student_fn) -> None:
     """Check ``spectrum_target(patches [B, N, L]) -> [B, N, L // 2 + 1]``: log(|rfft| + 1e-3) of each patch,
     for even and odd L, a batch of one, and a patch of zeros (which must stay finite)."""
-    run("spectrum_target", student_fn, [_spectrum_case(2, 5, 16, 0), _spectrum_case(3, 4, 15, 1),
-                                        _spectrum_case(1, 3, 8, 2), _spectrum_case(2, 4, 16, 3, zero_patch=True)])
+    cases = [_spectrum_case(2, 5, 16, 0), _spectrum_case(3, 4, 15, 1), _spectrum_case(1, 3, 8, 2),
+             _spectrum_case(2, 4, 16, 3, zero_patch=True)]
+    if failure := run("spectrum_target", student_fn, cases):
+        raise failure

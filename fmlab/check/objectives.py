@@ -98,8 +98,10 @@ def _xent_case(batch: int, dim: int, temperature: float, seed: int, scale: float
 def nt_xent_loss(student_fn) -> None:
     """Check ``nt_xent_loss(z1 [B, d], z2 [B, d], temperature) -> scalar`` against fmlab's: value and gradients, for
     a few temperatures, unnormalised inputs and a batch of one (where the loss is exactly 0)."""
-    run("nt_xent_loss", student_fn, [_xent_case(8, 16, 0.1, 0), _xent_case(5, 4, 0.5, 1),
-                                     _xent_case(6, 8, 0.2, 2, scale=10.0), _xent_case(1, 8, 0.1, 3)])
+    cases = [_xent_case(8, 16, 0.1, 0), _xent_case(5, 4, 0.5, 1), _xent_case(6, 8, 0.2, 2, scale=10.0),
+             _xent_case(1, 8, 0.1, 3)]
+    if failure := run("nt_xent_loss", student_fn, cases):
+        raise failure
 
 
 def _pair(seed: int) -> tuple[nn.Module, nn.Module]:
@@ -162,5 +164,6 @@ def ema_step(student_fn) -> None:
     """Check ``ema_step(target, online, momentum) -> None``: every target parameter becomes
     m * target + (1 - m) * online in place, without gradient history; the online model is untouched;
     momentum 1 keeps the target, 0 copies the online model."""
-    run("ema_step", student_fn, [_ema_case(0.9), _ema_case(0.996, steps=3, seed=1), _ema_case(1.0, seed=2),
-                                   _ema_case(0.0, seed=3)])
+    cases = [_ema_case(0.9), _ema_case(0.996, steps=3, seed=1), _ema_case(1.0, seed=2), _ema_case(0.0, seed=3)]
+    if failure := run("ema_step", student_fn, cases):
+        raise failure
