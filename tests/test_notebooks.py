@@ -82,6 +82,17 @@ EXPECTED = {
             len(r) == 3 and all(map(accuracy, r.values())) for r in v.values()) for name in ("GunPoint", "MNIST-1D")},
         **{f"gain_over_scratch_fewest_{name}": lambda v: -100.0 <= v <= 100.0 for name in ("GunPoint", "MNIST-1D")},
     },
+    "10_scaling": {
+        "scaling_exponents": lambda v: set(v) == {"mae", "next-patch"} and all(
+            0.0 <= e[k][0] <= e[k][1] <= 2.0 and 0.0 <= e[k.split("_")[0]] <= 2.0
+            for e in v.values() for k in ("alpha_interval", "beta_interval")),
+        "scaling_check": lambda v: set(v) == {"mae", "next-patch"} and all(
+            c["low"] <= c["high"] and c["inside"] == (c["low"] <= c["measured"] <= c["high"]) and c["measured"] > 0
+            for c in v.values()),
+        "next_patch_check_error_pct": finite,
+        "scaling_probe": lambda v: set(v) == {"mae", "next-patch"} and all(
+            len(r) == 2 and all(map(accuracy, r.values())) for r in v.values()),
+    },
 }
 
 
