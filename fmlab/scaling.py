@@ -11,6 +11,8 @@ times the steps; L is the objective's loss on a fixed held-out set. Every run ge
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
 from dataclasses import dataclass, field
@@ -73,7 +75,9 @@ def held_out_loss(objective, held: torch.Tensor) -> float:
     objective.eval()
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        losses = [float(objective(held[i:i + 128])["loss"]) * len(held[i:i + 128]) for i in range(0, len(held), 128)]
+        dev = next(objective.parameters()).device
+        losses = [float(objective(held[i:i + 128].to(dev))["loss"]) * len(held[i:i + 128])
+                  for i in range(0, len(held), 128)]
     return sum(losses) / len(held)
 
 
@@ -88,9 +92,10 @@ def step_flops(objective, batch: torch.Tensor) -> int:
 
 
 def run(objective: str, width: int, steps: int, batch_size: int = 64, lr: float = 2e-3, seed: int = 0,
-        progress: bool = False) -> dict:
+        progress: bool = False, device=None) -> dict:
     """Pretrain one grid cell (or read it from the cache): {"objective", "width", "steps", "parameters" N,
-    "tokens" D, "flops" C, "loss" held-out, "train_loss", "seconds"}."""
+    "tokens" D, "flops" C, "loss" held-out, "train_loss", "seconds"}. ``device``: where it trains (default: the
+    best there is, fmlab.profiles.device; FLOPs are counted on the CPU first)."""
     settings = dict(objective=objective, width=width, steps=steps, batch_size=batch_size, lr=lr, seed=seed)
     folder = _entry(settings)
     if (folder / "result.json").exists():
@@ -100,8 +105,9 @@ def run(objective: str, width: int, steps: int, batch_size: int = 64, lr: float 
     obj = objective_for(objective, encoder)
     data = series(steps * batch_size, seed + 1)                       # each series once: D fresh tokens
     flops = step_flops(obj, data[:batch_size])
-    hist = fit(obj, SignalDataset(data, torch.zeros(len(data), dtype=torch.long), ["series"], fs=1.0), steps=steps,
-               batch_size=batch_size, lr=lr, seed=seed, progress=progress, live=False, device="cpu")
+    with contextlib.nullcontext() if progress else contextlib.redirect_stdout(io.StringIO()):  # a grid: one bar
+        hist = fit(obj, SignalDataset(data, torch.zeros(len(data), dtype=torch.long), ["series"], fs=1.0),
+                   steps=steps, batch_size=batch_size, lr=lr, seed=seed, progress=progress, live=False, device=device)
     result = dict(settings, parameters=non_embedding_parameters(encoder), all_parameters=encoder.num_parameters(),
                   tokens=steps * batch_size * LENGTH // PATCH, flops=flops * steps,
                   loss=held_out_loss(obj, series(HELD_OUT, 10_000 + seed)), train_loss=hist.final_loss(),
