@@ -183,3 +183,11 @@ def test_pile_pretraining_draws_the_lengths_it_is_given():
     assert seen == {16, 24}
     with pytest.raises(ValueError, match="data='pile'"):
         make_objective("mae", enc, data="eeg", lengths=[16])
+
+
+def test_describe_says_the_steps_and_batch_a_run_really_uses():
+    from fmlab.pretrain.recipes import describe, run_settings
+    s = run_settings("contrastive", profile="cpu", augment="weak")
+    text = describe(s)
+    assert f"{s['steps']} steps of batch {s['batch_size']}" in text and "augment=weak" in text
+    assert s["steps"] != 600, "contrastive divides the profile's 600 steps by its cost: the profile is not the run"

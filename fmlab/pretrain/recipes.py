@@ -126,6 +126,14 @@ def run_settings(objective: str, data: str = "eeg", profile: str | None = None, 
     return settings
 
 
+def describe(settings: dict) -> str:
+    """One line of what a run (``run_settings``) really does, for a notebook to print instead of the profile."""
+    extra = "".join(f", {k}={v}" for k, v in settings["objective_args"].items())
+    return (f"{settings['objective']} on {settings['data']} ({settings['profile']} profile): {settings['size']} encoder, "
+            f"{settings['steps']} steps of batch {settings['batch_size']}, lr {settings['lr']:g}, seed "
+            f"{settings['seed']}{extra}")
+
+
 def entry(settings: dict) -> Path:
     name = f"{settings['objective']}-{settings['data'].replace(':', '_')}-{settings['profile']}"
     return cache_dir("pretrained") / hub.cache_key(name, **settings)
