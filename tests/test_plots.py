@@ -139,3 +139,11 @@ def test_masked_signal_accepts_flat_or_grid_masks():
 def test_masked_signal_rejects_a_mask_of_the_wrong_size():
     with pytest.raises(ValueError, match="C \\* P = 3 \\* 4 = 12"):
         plots.plot_masked_signal(torch.randn(3, 64), torch.zeros(10, dtype=torch.bool), 16)
+
+
+def test_every_axis_that_draws_a_trace_or_a_metric_names_its_y(eeg):
+    """No y axis without a label: the history's twin names its metric, stacked traces say what their rows are."""
+    fig = plots.plot_history(history())
+    assert fig.axes[1].get_ylabel() == "probe acc"
+    fig = plots.plot_signals(eeg, index=0)
+    assert all(ax.get_ylabel() for ax in fig.axes if ax.lines)

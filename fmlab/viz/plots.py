@@ -85,6 +85,7 @@ def _stack(ax, t, traces: np.ndarray, labels, colors=None, spacing: float | None
     for i, trace in enumerate(shown):
         ax.plot(t, trace, lw=0.8, color=colors[i] if colors else PALETTE[0])
     ax.set_yticks(offsets, labels)
+    ax.set_ylabel("channel (traces offset, one scale)")
     drawn_before = len(ax.lines) > len(shown)  # a second stack on the same axes keeps the first one in view
     lo, hi = ax.get_ylim() if drawn_before else (np.inf, -np.inf)
     ax.set_ylim(min(lo, shown.min(), offsets[-1] - spacing / 2), max(hi, shown.max(), spacing / 2))
@@ -126,7 +127,7 @@ def plot_history(hist, ax=None):
         twin = ax.twinx()
         for i, (name, points) in enumerate(sorted(evaluations.items())):
             handles += twin.plot(*zip(*points), "o-", ms=3.5, lw=1.2, color=_color(i + 1), label=name)
-        twin.set_ylabel("metric")
+        twin.set_ylabel(", ".join(name.replace("_", " ") for name in sorted(evaluations)))
     ax.legend(handles=handles, loc="best", fontsize=8)
     return _done(ax.figure) if own else ax.figure
 

@@ -80,6 +80,7 @@ def plot_reconstruction(result: dict, index: int = 0, channels=None, names=None,
         top.plot(t, np.where(hidden[c], np.nan, x[c]) - mean + o, color=PALETTE[0], lw=0.9)
         top.plot(t, np.where(hidden[c], recon[c], np.nan) - mean + o, color=RECON, lw=1.4)
     top.set_yticks(-spacing * np.arange(len(idx)), [_label(names, c) for c in idx])
+    top.set_ylabel("channel (traces offset, one scale)")
     top.set(xlim=(t[0], t[-1] + dt), ylim=(-spacing * (len(idx) - 0.5), spacing / 2))
     err_h = ((recon - x) ** 2)[hidden].sum() / max(((x - x.mean(1, keepdims=True)) ** 2)[hidden].sum(), 1e-12)
     top.set_title(f"{label or f'sample {index}'}: {int(masked.sum())} of {masked.size} tokens hidden\n"
