@@ -79,6 +79,13 @@ def test_ratio_sweep_plot_and_its_checks():
     assert panels(fig) == 1 and len(fig.axes[0].lines) == 3
     with pytest.raises(ValueError, match="one accuracy per ratio"):
         R.plot_ratio_sweep([0.25, 0.5], [0.4])
+    seeds = {"random": [[0.4, 0.42], [0.5, 0.46], [0.45, 0.47]], "block": [[0.3, 0.31], [0.35, 0.4], [0.5, 0.52]]}
+    fig = R.plot_ratio_sweep([0.25, 0.5, 0.75], seeds, noise=0.02)
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.lines[:1]] == ["random masks, linear probe (2 seeds: mean, range)"]
+    assert len(ax.collections) >= 2, "the seeds' range is shaded for each kind"
+    with pytest.raises(ValueError, match="one list of seeds per ratio"):
+        R.plot_ratio_sweep([0.25, 0.5], {"random": [[0.4, 0.5]]})
 
 
 @pytest.mark.parametrize("kind", fmlab.masking.MASK_KINDS)

@@ -16,9 +16,10 @@ from .recipes import corpus, encoder_config, pretrained
 
 def mask_ratio_sweep(ratios=(0.25, 0.5, 0.75, 0.9), data: str = "eeg", profile: str | None = None,
                      kind: str = "random", seed: int = 0, steps: int | None = None,
-                     progress: bool = True) -> list[float]:
+                     progress: bool = True, size: str | None = None) -> list[float]:
     """Pretrain (or load) one MAE per masking ratio on ``data`` and return the linear-probe accuracy of
-    each frozen encoder on the corpus's held-out probe split, in the order of ``ratios``."""
+    each frozen encoder on the corpus's held-out probe split, in the order of ``ratios``. ``size``: the
+    encoder preset (default: the profile's; benchmarks/ratio_sweep.py runs the cpu profile's sweep "tiny")."""
     ratios = list(ratios) if not isinstance(ratios, (int, float)) else [ratios]
     if not ratios or not all(isinstance(r, (int, float)) and not isinstance(r, bool) and 0 < r < 1 for r in ratios):
         raise ValueError(f"mask_ratio_sweep: expected ratios in (0, 1), e.g. (0.25, 0.5, 0.75, 0.9), got {ratios}")
@@ -26,7 +27,7 @@ def mask_ratio_sweep(ratios=(0.25, 0.5, 0.75, 0.9), data: str = "eeg", profile: 
         raise ValueError(f"mask_ratio_sweep: unknown mask kind {kind!r}; choose one of {', '.join(MASK_KINDS)}")
     p = get_profile(profile)
     c = corpus(data, n=p.n, seed=seed)
-    cfg = encoder_config(p.size, c.unlabelled)
+    cfg = encoder_config(size or p.size, c.unlabelled)
     for r in ratios:  # refuse a ratio that hides everything before the first run trains, not after
         make_mask(kind, 1, cfg.channels, cfg.patches, r)
     defaults = {k: v.default for k, v in inspect.signature(MAE).parameters.items() if k in ("mask_ratio", "mask_kind")}
@@ -34,6 +35,18 @@ def mask_ratio_sweep(ratios=(0.25, 0.5, 0.75, 0.9), data: str = "eeg", profile: 
     for r in ratios:
         # the default settings are left out, so that point reuses the plain pretrained("mae") cache entry
         args = {k: v for k, v in dict(mask_ratio=r, mask_kind=kind).items() if v != defaults[k]}
-        mae, _ = pretrained("mae", data=data, profile=p.name, seed=seed, steps=steps, progress=progress, **args)
+        mae, _ = pretrained("mae", data=data, profile=p.name, seed=seed, steps=steps, size=size, progress=progress,
+                            **args)
         accuracies.append(linear_probe(mae.encoder, c.probe_train, c.probe_test))
     return accuracies
+
+
+def read_sweep(path) -> dict:
+    """A sweep benchmarks/ratio_sweep.py wrote: {"command", "ratios", "kinds": {kind: [[acc per seed] per ratio]},
+    "random_init": [acc per seed], "test_size", ...}; a ValueError says how to make a missing one."""
+    import json
+    from pathlib import Path
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"read_sweep: no sweep at {path}; make it with python benchmarks/ratio_sweep.py --profile cpu")
+    return json.loads(path.read_text())

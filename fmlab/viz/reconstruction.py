@@ -168,20 +168,32 @@ def plot_reconstruction_spectra(result: dict, fs: float, bands: dict | None = No
     return _done(fig)
 
 
-def plot_ratio_sweep(ratios, accuracies, reference: dict[str, float] | None = None, chance: float | None = None):
-    """Linear-probe accuracy against the MAE masking ratio; ``reference``: name -> accuracy drawn as
-    dashed lines (e.g. {"random init": 0.41}); ``chance``: a dotted line."""
-    ratios, accuracies = np.asarray(ratios, dtype=float), np.asarray(accuracies, dtype=float)
-    if ratios.ndim != 1 or ratios.shape != accuracies.shape or len(ratios) == 0:
-        raise ValueError(f"plot_ratio_sweep: expected one accuracy per ratio, got {len(ratios)} ratios and "
-                         f"{accuracies.size} accuracies")
+def plot_ratio_sweep(ratios, accuracies, reference: dict[str, float] | None = None, chance: float | None = None,
+                     noise: float | None = None):
+    """Linear-probe accuracy against the MAE masking ratio. ``accuracies``: one accuracy per ratio, or a dict
+    {mask kind: [[accuracy per seed] per ratio]} drawn as the seeds' mean with their range shaded.
+    ``reference``: name -> accuracy drawn as dashed lines (e.g. {"random init": 0.41}); ``chance``: a dotted
+    line; ``noise``: the test set's standard error, drawn as error bars on each mean."""
+    ratios = np.asarray(ratios, dtype=float)
+    curves = accuracies if isinstance(accuracies, dict) else {"MAE": [[a] for a in np.asarray(accuracies, float)]}
     fig, ax = plt.subplots(figsize=(6.5, 3.8), layout="constrained")
-    ax.plot(ratios, accuracies, "o-", color=PALETTE[0], lw=1.8, label="MAE, linear probe")
-    best = int(np.argmax(accuracies))
-    ax.annotate(f"best {accuracies[best]:.1%}", (ratios[best], accuracies[best]), textcoords="offset points",
-                xytext=(0, 8), ha="center", fontsize=8)
+    for i, (kind, per_ratio) in enumerate(curves.items()):
+        acc = np.asarray(per_ratio, dtype=float)
+        if ratios.ndim != 1 or len(ratios) == 0 or acc.ndim != 2 or len(acc) != len(ratios):
+            raise ValueError(f"plot_ratio_sweep: expected one accuracy per ratio (or one list of seeds per ratio), got "
+                             f"{len(ratios)} ratios and {acc.shape} accuracies for {kind!r}")
+        mean = acc.mean(1)
+        label = f"{kind} masks, linear probe" + (f" ({acc.shape[1]} seeds: mean, range)" if acc.shape[1] > 1 else "")
+        ax.plot(ratios, mean, "o-", color=_color(i), lw=1.8, label=label)
+        if noise:
+            ax.errorbar(ratios, mean, yerr=noise, fmt="none", ecolor=_color(i), capsize=3, lw=1)
+        if acc.shape[1] > 1:
+            ax.fill_between(ratios, acc.min(1), acc.max(1), color=_color(i), alpha=0.15, lw=0)
+        best = int(np.argmax(mean))
+        ax.annotate(f"best {mean[best]:.1%}", (ratios[best], mean[best]), textcoords="offset points",
+                    xytext=(0, 8 + 10 * i), ha="center", fontsize=8, color=_color(i))
     for i, (name, value) in enumerate((reference or {}).items()):
-        ax.axhline(value, color=_color(i + 1), ls="--", lw=1.2, label=f"{name} ({value:.1%})")
+        ax.axhline(value, color=_color(i + len(curves)), ls="--", lw=1.2, label=f"{name} ({value:.1%})")
     if chance is not None:
         ax.axhline(chance, color="0.5", ls=":", lw=1, label=f"chance ({chance:.0%})")
     ax.set(xlabel="masking ratio (share of tokens hidden)", ylabel="probe accuracy (held-out subjects)",
