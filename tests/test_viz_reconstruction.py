@@ -140,3 +140,17 @@ def test_sweep_refuses_a_ratio_that_hides_everything_before_training():
 def test_sweep_gives_one_accuracy_per_ratio():
     accs = mask_ratio_sweep((0.5, 0.75), data="mnist1d", profile="smoke", steps=2, progress=False)
     assert len(accs) == 2 and all(0.0 <= a <= 1.0 for a in accs)
+
+
+def test_sweep_sentences_say_beyond_or_within_the_noise(tmp_path):
+    import json
+    from fmlab.pretrain.sweeps import read_sweep, sweep_sentences
+    sweep = dict(ratios=[0.5, 0.75], random_init=[0.5, 0.5], noise=0.01,
+                 kinds={"random": [[0.60, 0.61], [0.70, 0.71]], "block": [[0.60, 0.62], [0.61, 0.60]]})
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(sweep))
+    random, block = sweep_sentences(read_sweep(path))
+    assert random.startswith("random masks: best at ratio 0.75 (0.705") and "+0.100, beyond the noise" in random
+    assert "within the noise" in block.split(";")[0] and "beyond the noise" in block.split(";")[1]
+    with pytest.raises(ValueError, match="benchmarks/ratio_sweep.py"):
+        read_sweep(tmp_path / "missing.json")

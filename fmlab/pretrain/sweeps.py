@@ -50,3 +50,24 @@ def read_sweep(path) -> dict:
     if not path.exists():
         raise ValueError(f"read_sweep: no sweep at {path}; make it with python benchmarks/ratio_sweep.py --profile cpu")
     return json.loads(path.read_text())
+
+
+def sweep_sentences(sweep: dict) -> list[str]:
+    """What a sweep (read_sweep) says, one sentence per mask kind: the best ratio, the next best, and whether
+    the gap between them, and to random init, is beyond the noise (twice the larger of the seeds' standard
+    deviation and the test set's standard error)."""
+    import statistics
+    out, ratios = [], sweep["ratios"]
+    base = statistics.mean(sweep["random_init"])
+    for kind, per_ratio in sweep["kinds"].items():
+        means = [statistics.mean(a) for a in per_ratio]
+        sds = [statistics.stdev(a) if len(a) > 1 else 0.0 for a in per_ratio]
+        order = sorted(range(len(ratios)), key=lambda i: means[i], reverse=True)
+        best, second = order[0], order[1] if len(order) > 1 else order[0]
+        band = 2 * max(sweep["noise"], sds[best], sds[second])
+        gap, over = means[best] - means[second], means[best] - base
+        out.append(f"{kind} masks: best at ratio {ratios[best]:g} ({means[best]:.3f} ± {sds[best]:.3f} over "
+                   f"{len(per_ratio[best])} seeds), next {ratios[second]:g} ({means[second]:.3f}): {gap:+.3f}, "
+                   f"{'beyond' if gap > band else 'within'} the noise ({band:.3f}); {over:+.3f} against random init "
+                   f"({base:.3f}), {'beyond' if over > band else 'within'} the noise")
+    return out
