@@ -3,6 +3,7 @@
 #   make test     runs the test suite (what CI runs)
 #   make test-fast  the inner loop: every test but the notebook, browser, distributed and slow ones (< 2 min)
 #   make explore  serves the explorer notebook (07) as a Voila page on 127.0.0.1 and prints its address (PORT=N)
+#   make lab      JupyterLab on the course's notebooks, on 127.0.0.1 (as root too), with its token in the address
 # Both create .venv when it is missing. torch is installed first, on its own, so that a machine
 # without it takes the wheel named by TORCH (CPU build here) instead of whatever a loose range pulls.
 PYTHON ?= python3
@@ -11,7 +12,7 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 PROFILE ?= cpu
 
-.PHONY: setup report test test-fast explore clean-reports gpu-wheels gpu-check
+.PHONY: setup report test test-fast explore lab clean-reports gpu-wheels gpu-check
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +35,11 @@ test-fast: setup
 
 explore: setup
 	NUMBA_CACHE_DIR=$${NUMBA_CACHE_DIR:-$(HOME)/.cache/fmlab/numba} $(PY) -m fmlab explore --profile $(PROFILE) $(if $(PORT),--port $(PORT))
+
+# --allow-root only where it is needed (a container's root); the server makes its own token and prints the address
+lab: setup
+	NUMBA_CACHE_DIR=$${NUMBA_CACHE_DIR:-$(HOME)/.cache/fmlab/numba} $(VENV)/bin/jupyter lab --ip=127.0.0.1 \
+		--ServerApp.root_dir=notebooks --no-browser $(if $(filter 0,$(shell id -u)),--allow-root) $(if $(PORT),--port $(PORT))
 
 clean-reports:
 	rm -rf reports
