@@ -401,3 +401,11 @@ def test_every_profile_has_adaptation_run_settings():
     from fmlab.profiles import PROFILES
     assert set(RUNS) == set(PROFILES)
     assert all(r["steps"] >= 1 and r["batch_size"] >= 1 for r in RUNS.values())
+
+
+def test_band_features_in_chunks_equal_the_whole_batch_at_once():
+    from fmlab.adapt.baselines import band_features
+    from fmlab.data.spectral import log_band_power
+    x = torch.randn(70, 3, 256)
+    whole = log_band_power(x, 128.0).flatten(1).numpy()
+    assert torch.allclose(torch.as_tensor(band_features(x.numpy(), 128.0, chunk=16)), torch.as_tensor(whole), atol=1e-5)

@@ -38,9 +38,11 @@ def from_scratch(encoder: Encoder | EncoderConfig, num_classes: int, classes: li
     return FromScratch(encoder, num_classes, classes)
 
 
-def band_features(x: np.ndarray, fs: float) -> np.ndarray:
-    """[N, C, T] -> [N, C * 5]: log power of every channel in the delta ... gamma bands."""
-    return log_band_power(torch.as_tensor(x, dtype=torch.float32), fs).flatten(1).numpy()
+def band_features(x: np.ndarray, fs: float, chunk: int = 256) -> np.ndarray:
+    """[N, C, T] -> [N, C * 5]: log power of every channel in the delta ... gamma bands. In chunks of ``chunk``
+    signals: the spectra of all of them at once would take several times the data's memory."""
+    x = torch.as_tensor(x, dtype=torch.float32)
+    return torch.cat([log_band_power(x[i:i + chunk], fs).flatten(1) for i in range(0, len(x), chunk)]).numpy()
 
 
 def bandpower_logreg(train: SignalDataset, seed: int = 0, c: float = 1.0):
