@@ -143,12 +143,14 @@ class MaskingExplorer(MaskExplorer):
             (line("spectrum model", SPECTRUM_COLOR, 1.8, showlegend=False), 3, 2)]
         for trace, row, col in traces:
             fig.add_trace(trace, row=row, col=col)
-        for col in (1, 2):
-            fig.update_yaxes(autorange="reversed", row=2, col=col)
+        for col in (1, 2):  # every channel named on the error maps (plotly would skip every other one)
+            fig.update_yaxes(autorange="reversed", tickmode="array", tickvals=names, tickfont=dict(size=8),
+                             title_text="channel", row=2, col=col)
             fig.update_xaxes(title_text="patch", row=2, col=col)
             fig.update_xaxes(title_text="frequency (Hz)" if self.fs else "cycles / step", row=3, col=col)
-        fig.update_yaxes(title_text="log |rFFT|", row=3, col=1)
+            fig.update_yaxes(title_text="log |rFFT|", row=3, col=col)
         fig.update_xaxes(title_text=self.time_label, row=1, col=1)
+        fig.update_yaxes(title_text="signal (its own units)", row=1, col=1)
         fig.update_layout(template="plotly_white", height=880, margin=dict(l=10, r=10, t=110, b=10),
                           title=dict(x=0.01, y=0.99, yanchor="top"), font=dict(size=11),
                           legend=dict(orientation="h", x=0, y=1.01, yanchor="bottom"))
