@@ -78,6 +78,7 @@ def test_collapse_panels_with_and_without_probe():
     assert len(fig.axes) == 3 and "0.7 at the end" in fig.axes[2].get_title()
     assert "at most (32)" in fig.axes[1].get_legend_handles_labels()[1]  # a batch of 32 spans 32 directions at most
     assert len(D.plot_collapse(jepa_history(probe=False)).axes) == 2
+    assert [ax.get_ylabel() for ax in fig.axes] == ["std of normalised embeddings", "effective rank", "linear-probe accuracy"]
 
 
 def test_collapse_needs_the_monitors():

@@ -143,7 +143,7 @@ def plot_collapse(hist, dim: int | None = None, batch_size: int | None = None):
                 ax.axhline(healthy, color="0.4", ls=":", lw=1, label=f"{what} ({healthy:.3g})")
             ax.set_ylim(bottom=collapsed - 0.05 * max(float(v.max()), healthy or 0))
             ax.legend(fontsize=8, loc="best")
-        ax.set(xlabel="step", title=f"{label}: {v[-1]:.3g} at the end")
+        ax.set(xlabel="step", ylabel=label, title=f"{label}: {v[-1]:.3g} at the end")
         ax.grid(alpha=0.3)
     fig.suptitle("is it collapsing? all inputs to one point: std → 0; onto a few directions: rank → 1")
     return _done(fig)
