@@ -154,3 +154,14 @@ def test_sweep_sentences_say_beyond_or_within_the_noise(tmp_path):
     assert "within the noise" in block.split(";")[0] and "beyond the noise" in block.split(";")[1]
     with pytest.raises(ValueError, match="benchmarks/ratio_sweep.py"):
         read_sweep(tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize("ratio", [0.25, 0.75])
+def test_the_two_error_numbers_of_a_reconstruction_are_one_number(x, ratio):
+    """The title's error (share of the hidden samples' variance) and the error map's mean agree, at any ratio."""
+    import re
+    res = tiny().reconstruct(x * torch.tensor([1.0, 10.0, 0.1])[:, None], ratio=ratio, generator=gen())
+    fig = R.plot_reconstruction(res, index=0)
+    title = float(re.search(r"error on the hidden patches = ([0-9.]+)", fig.axes[0].get_title()).group(1))
+    mean = float(re.search(r"mean ([0-9.e+-]+)", fig.axes[1].get_title()).group(1))
+    assert mean == pytest.approx(title, rel=0.02), (title, mean)

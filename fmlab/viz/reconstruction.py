@@ -82,7 +82,12 @@ def plot_reconstruction(result: dict, index: int = 0, channels=None, names=None,
     top.set_yticks(-spacing * np.arange(len(idx)), [_label(names, c) for c in idx])
     top.set_ylabel("channel (traces offset, one scale)")
     top.set(xlim=(t[0], t[-1] + dt), ylim=(-spacing * (len(idx) - 0.5), spacing / 2))
-    err_h = ((recon - x) ** 2)[hidden].sum() / max(((x - x.mean(1, keepdims=True)) ** 2)[hidden].sum(), 1e-12)
+    variance = max(float(((x - x.mean(1, keepdims=True)) ** 2)[hidden].mean()), 1e-12)
+    err_h = float(((recon - x) ** 2)[hidden].mean()) / variance
+    # the map in the same unit as the title: each patch's squared error over the hidden samples' variance, so its
+    # mean is the title's number (up to a partial last patch)
+    sq = np.pad((recon - x) ** 2, ((0, 0), (0, masked.shape[1] * size - x.shape[1])), constant_values=np.nan)
+    err = np.nanmean(sq.reshape(len(x), masked.shape[1], size), -1) / variance
     top.set_title(f"{label or f'sample {index}'}: {int(masked.sum())} of {masked.size} tokens hidden\n"
                   f"error on the hidden patches = {err_h:.2f} of their variance (1: no better than a flat line)",
                   fontsize=10)
@@ -90,7 +95,7 @@ def plot_reconstruction(result: dict, index: int = 0, channels=None, names=None,
                Line2D([], [], color=PALETTE[0], label="seen by the encoder"),
                Line2D([], [], color=RECON, lw=1.4, label="reconstruction"), Patch(color=SHADE, label="hidden patch")]
     fig.legend(handles=handles, loc="outside upper center", ncols=4, fontsize=8, frameon=False)
-    _error_map(bottom, err, masked, names, t[-1] + dt, xlabel, "signal / data std")
+    _error_map(bottom, err, masked, names, t[-1] + dt, xlabel, "share of the hidden samples' variance")
     return _done(fig)
 
 
