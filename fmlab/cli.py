@@ -1,6 +1,6 @@
 """Command line:
 ``fmlab report --profile smoke|cpu|gpu [--only NB] [--param k=v] [--out DIR]``: the course as an HTML report;
-``fmlab explore [--port N] [--profile P]``: the explorer notebook (07) as a Voila page on 127.0.0.1;
+``fmlab explore [--port N] [--profile P] [--template T]``: the explorer notebook (07) as a Voila page on 127.0.0.1;
 ``fmlab pretrain --objective mae --data eeg --size medium [--steps N] [--out DIR]``: one pretraining run
 (under ``torchrun --nproc_per_node=N`` it trains on N processes with DistributedDataParallel);
 ``fmlab labs build --out DIR [--force]``: the student versions of the notebooks.
@@ -18,6 +18,7 @@ from .profiles import PROFILES, get_profile
 
 EXPLORER = "07_explorer.ipynb"
 DEFAULT_PORT = 8866  # Voila's own default
+TEMPLATES = Path(__file__).resolve().parent / "share"  # share/voila/templates/fmlab: Voila's lab, no CDN request
 
 
 def _param(text: str) -> tuple[str, object]:
@@ -51,19 +52,22 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-def explore_command(port: int, profile: str) -> tuple[list[str], dict]:
+def explore_command(port: int, profile: str, template: str = "fmlab") -> tuple[list[str], dict]:
     """The Voila command line that serves the explorer notebook on 127.0.0.1:``port`` (only there: nothing
     outside this machine reaches it), and its environment: FMLAB_PROFILE picks the size, as the notebook has
-    no parameters under Voila."""
+    no parameters under Voila. ``template``: fmlab (shipped in fmlab/share, on JUPYTER_PATH here) is Voila's lab
+    template without its stylesheets from a CDN, so the page needs no internet; or any Voila template by name."""
     from .course import REPO
     argv = [sys.executable, "-m", "voila", str(REPO / "notebooks" / EXPLORER), "--no-browser",
-            "--Voila.ip=127.0.0.1", f"--port={port}", "--Voila.port_retries=0", "--show_tracebacks=True"]
-    env = {**os.environ, "FMLAB_PROFILE": profile}
+            "--Voila.ip=127.0.0.1", f"--port={port}", "--Voila.port_retries=0", "--show_tracebacks=True",
+            f"--template={template}"]
+    env = {**os.environ, "FMLAB_PROFILE": profile,
+           "JUPYTER_PATH": os.pathsep.join(filter(None, [str(TEMPLATES), os.environ.get("JUPYTER_PATH")]))}
     env.setdefault("NUMBA_CACHE_DIR", str(Path.home() / ".cache" / "fmlab" / "numba"))  # UMAP's compiled code
     return argv, env
 
 
-def explore(port: int | None, profile: str | None) -> int:
+def explore(port: int | None, profile: str | None, template: str = "fmlab") -> int:
     """Print the address, then become the Voila server (Ctrl-C stops it)."""
     profile = get_profile(profile).name
     if port is None:
@@ -72,7 +76,7 @@ def explore(port: int | None, profile: str | None) -> int:
         print(f"fmlab explore: port {port} on 127.0.0.1 is in use; pick another with --port, or leave --port out "
               f"to take the first free one from {DEFAULT_PORT}", file=sys.stderr)
         return 2
-    argv, env = explore_command(port, profile)
+    argv, env = explore_command(port, profile, template)
     print(f"fmlab explore: http://127.0.0.1:{port}/ serves notebooks/{EXPLORER} ({profile} profile). Opening it "
           f"runs the notebook, so the page takes a while (longer if the models must be trained first); "
           f"Ctrl-C stops the server.", flush=True)
@@ -97,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--port", type=int, help=f"port (default: the first free one from {DEFAULT_PORT})")
     exp.add_argument("--profile", choices=list(PROFILES),
                      help="model size (default: FMLAB_PROFILE, else cpu)")
+    exp.add_argument("--template", default="fmlab",
+                     help="Voila template (default fmlab: Voila's lab template with nothing fetched from a CDN)")
     pre = sub.add_parser("pretrain", parents=[common], help="pretrain one encoder (torchrun: several processes, DDP)")
     pre.add_argument("--objective", default="mae", help="mae | spectrum | contrastive | jepa | next-patch")
     pre.add_argument("--data", default="eeg", help="eeg | mnist1d | ucr:NAME | pile (the broad corpus of datasets/pile.md)")
@@ -136,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace) -> int:
     """Do what the parsed command line ``args`` asks; returns the exit status."""
     if args.command == "explore":
-        return explore(args.port, args.profile)
+        return explore(args.port, args.profile, args.template)
     if args.command == "pretrain":
         from .pretrain.run import main as pretrain_main
         return pretrain_main(args)

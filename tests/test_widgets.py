@@ -2,11 +2,13 @@
 redraw fails here), costs are what the strategy says, clicks select a sample and its neighbours, bad input gets
 a ValueError. Tiny untrained models; one timing of the small (cpu-profile) model is printed, not asserted."""
 import json
+import os
 import time
 
 import numpy as np
 import pytest
 import torch
+from plotly.callbacks import Points
 
 import fmlab
 from fmlab.adapt.compare import COLUMNS
@@ -185,7 +187,6 @@ def test_adaptation_explorer_refuses_bad_input(task):
 
 # -- latent ----------------------------------------------------------------------------------------
 def test_latent_click_shows_the_signal_and_its_feature_neighbours():
-    from plotly.callbacks import Points
     ds = sine_classes(30)
     feats = torch.randn(30, 8, generator=torch.Generator().manual_seed(0))
     ex = latent_explorer(np.random.default_rng(0).normal(size=(30, 2)), ds, features=feats, neighbours=4)
@@ -208,6 +209,62 @@ def test_latent_click_shows_the_signal_and_its_feature_neighbours():
         latent_explorer(np.zeros((30, 2)), ds, features=feats[:10])
 
 
+def applied(fig) -> None:
+    """Answer a FigureWidget's last trace edit as its page does once it has drawn it."""
+    fig._js2py_traceDeltas = {"trace_deltas": [], "trace_edit_id": fig._last_trace_edit_id}
+
+
+def test_latent_click_updates_in_place_and_remakes_a_figure_whose_page_drops_updates():
+    """A click changes the live figures' data, not the figures; a figure whose page has not applied that within
+    STALE_SECONDS (anywidget drops every update to a widget whose code loaded late) is made anew, zoom included."""
+    import asyncio
+    ds = sine_classes(30)
+    feats = torch.randn(30, 8, generator=torch.Generator().manual_seed(0))
+    ex = latent_explorer(np.random.default_rng(0).normal(size=(30, 2)), ds, features=feats, neighbours=4)
+    ex.STALE_SECONDS = 0.05
+    ex.widget
+    first_map, first_signal = ex.scatter, ex.signal
+    assert ex.figure is ex.scatter and ex.scatter.layout.uirevision and ex.signal.layout.uirevision
+
+    async def click(index: int, answered: tuple) -> None:
+        ex.select(index)
+        for fig in answered:
+            applied(fig)
+        await asyncio.sleep(0.3)
+
+    asyncio.run(click(3, answered=(ex.scatter, ex.signal)))
+    assert (ex.scatter, ex.signal, ex.rebuilt) == (first_map, first_signal, 0)
+    assert ex.signal.layout.title.text.startswith("#3 ") and list(ex.scatter.data[-1].customdata) == [3]
+    ex.scatter.layout.xaxis.range = [-1, 1]  # the zoom a page reports
+    asyncio.run(click(9, answered=(ex.signal,)))  # the map's page stays silent
+    assert ex.rebuilt == 1 and ex.scatter is not first_map and ex.signal is first_signal
+    assert ex._row.children == (ex.scatter, ex.signal) and ex.figure is ex.scatter
+    assert list(ex.scatter.data[-1].customdata) == [9] and ex.scatter.layout.xaxis.range == (-1, 1)
+    assert "fmlab-latent-map" in ex.scatter._dom_classes and first_map.comm is None  # the stale one closed
+    ex.scatter.data[0]._dispatch_on_click(Points(point_inds=[0], trace_index=0), None)  # the new map clicks too
+    assert ex.selected == int(ex.scatter.data[0].customdata[0])
+
+
+def test_latent_figures_are_probed_when_the_page_draws_them():
+    """Before any click: a figure whose page never answers the edit it gets on being drawn is made anew."""
+    import asyncio
+    ex = latent_explorer(np.random.default_rng(0).normal(size=(30, 2)), sine_classes(30))
+    ex.STALE_SECONDS = 0.05
+    ex.widget
+    first_map, first_signal = ex.scatter, ex.signal
+
+    async def drawn() -> None:
+        for fig in (ex.scatter, ex.signal):
+            fig._view_count = 1  # what the page reports once a view is drawn
+        applied(ex.scatter)
+        await asyncio.sleep(0.3)
+
+    asyncio.run(drawn())
+    assert ex.scatter is first_map and ex.signal is not first_signal and ex.rebuilt == 1
+    assert ex.signal.layout.title.text == first_signal.layout.title.text
+    assert "fmlab-latent-signal" in ex.signal._dom_classes
+
+
 # -- fmlab explore ---------------------------------------------------------------------------------
 def test_explore_serves_notebook_07_on_localhost_only():
     from fmlab.cli import explore_command
@@ -215,6 +272,19 @@ def test_explore_serves_notebook_07_on_localhost_only():
     assert argv[1:3] == ["-m", "voila"] and argv[3].endswith("notebooks/07_explorer.ipynb")
     assert {"--Voila.ip=127.0.0.1", "--port=8899", "--no-browser", "--Voila.port_retries=0"} <= set(argv)
     assert env["FMLAB_PROFILE"] == "smoke"
+
+
+def test_explore_uses_the_shipped_template_that_fetches_nothing_from_a_cdn():
+    from pathlib import Path
+
+    from fmlab.cli import build_parser, explore_command
+    argv, env = explore_command(8899, "smoke")
+    assert "--template=fmlab" in argv
+    template = Path(env["JUPYTER_PATH"].split(os.pathsep)[0]) / "voila" / "templates" / "fmlab"
+    assert json.loads((template / "conf.json").read_text())["base_template"] == "lab"
+    assert "cdn.jsdelivr.net" in (template / "index.html.j2").read_text()  # the lines it leaves out
+    assert "--template=lab" in explore_command(8899, "smoke", "lab")[0]
+    assert build_parser().parse_args(["explore", "--template", "lab"]).template == "lab"
 
 
 def test_explore_refuses_a_busy_port(capsys):

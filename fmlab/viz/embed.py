@@ -233,23 +233,46 @@ def plotly_offline(fig) -> OfflinePlotly:
     return OfflinePlotly(fig)
 
 
+def _when_not_applied(fig, seconds: float, rebuild) -> None:
+    """Call ``rebuild(fig)`` if the page has not applied the last trace edit sent to the FigureWidget ``fig``
+    within ``seconds``. anywidget 0.11 gives each widget 2 s from its creation to load its code, and a plotly
+    widget's is 5 MB: on a page with four of them and a busy CPU the last ones can miss it. Such a view still
+    draws, but every later update to it is dropped without a word. The page answers each applied trace edit
+    (plotly's _js2py_traceDeltas; its layout answers never arrive, so on_edits_completed cannot tell), so a figure
+    whose edit stays unanswered is stale; one made now loads alone, in time."""
+    import asyncio
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # no kernel event loop (plain Python, unit tests): no page to wait for
+        return
+    edit = getattr(fig, "_last_trace_edit_id", None)
+    stale = lambda: getattr(fig, "_trace_edit_in_process", False) and fig._last_trace_edit_id == edit
+    loop.call_later(seconds, lambda: stale() and rebuild(fig))
+
+
 class LatentExplorer:
     """The interactive scatter of emb [N, 2] beside one sample's signal: clicking a point (live kernel)
     calls select(index), which redraws the signal panel. ``channels``: indices or names to draw (default up
     to 8, spread over the montage). Given the ``features`` [N, D] the map was made from, a click also rings
-    the point's ``neighbours`` nearest samples (cosine distance on the features, not on the map) and lists them."""
+    the point's ``neighbours`` nearest samples (cosine distance on the features, not on the map) and lists them.
+
+    The live panel's two plotly FigureWidgets are made once: a click changes their numbers in place (one message
+    each, about 0.15 s in Voila where new widgets per click took 3 s), and layout.uirevision keeps a zoom. A figure
+    whose page has not applied an update after STALE_SECONDS is made anew from its state (see _when_not_applied)."""
+
+    STALE_SECONDS = 3.0  # a page applies an update in well under a second, even on a busy machine
 
     def __init__(self, emb, data: SignalDataset, color_by: str = "state", channels=None, features=None,
                  neighbours: int = 5):
         self.figure = interactive_scatter(emb, data, color_by, title="click a point to see its signal", height=420)
-        self.figure.layout.width = 460
+        self.figure.update_layout(width=460, uirevision="latent-map")
         n_ch = data.x.shape[1]
         self.emb, self.data, self.selected = _check_emb(emb, data, "LatentExplorer"), data, 0
         spread = np.unique(np.linspace(0, n_ch - 1, min(8, n_ch)).round().astype(int)).tolist()
         self.channels = _channel_index(spread if channels is None else channels, data.channels, n_ch, "LatentExplorer")
         self.spacing = 4 * float(data.x[:, self.channels].std(-1).median()) or 1.0  # one scale for every sample
         self.scatter = self.signal = self.listing = self._row = self._widget = None
-        self.knn = None
+        self.knn, self.rebuilt = None, 0  # rebuilt: live figures made anew because their page dropped updates
         if features is not None:
             f = _as_features(features, "LatentExplorer")
             if len(f) != len(data) or not 1 <= neighbours < len(f):
@@ -261,7 +284,7 @@ class LatentExplorer:
                                     marker=dict(size=13, color="rgba(0,0,0,0)", line=dict(width=2, color="black")))
             self.figure.add_scatter(mode="markers", name="selected", hoverinfo="skip",
                                     marker=dict(size=15, symbol="x-thin", line=dict(width=3, color="black")))
-            self._ring(self.figure, 0)
+            self._ring(0)
 
     def nearest(self, index: int) -> list[tuple[int, float]]:
         """The sample's nearest neighbours by cosine distance on the features: [(index, distance)], nearest first."""
@@ -270,11 +293,11 @@ class LatentExplorer:
         idx, dist = self.knn
         return [(int(j), float(d)) for j, d in zip(idx[index], dist[index]) if j != index][:idx.shape[1] - 1]
 
-    def _ring(self, fig, index: int) -> None:
-        """Point the two highlight traces (the last two) of ``fig`` at sample ``index`` and its neighbours."""
+    def _ring(self, index: int) -> None:
+        """Point the map's two highlight traces (the last two) at sample ``index`` and its neighbours."""
         near = [j for j, _ in self.nearest(index)]
-        ring, cross = fig.data[-2:]
-        with fig.batch_update():
+        ring, cross = self.figure.data[-2:]
+        with self.figure.batch_update():
             ring.x, ring.y, ring.customdata = self.emb[near, 0], self.emb[near, 1], near
             cross.x, cross.y, cross.customdata = self.emb[[index], 0], self.emb[[index], 1], [index]
 
@@ -301,7 +324,7 @@ class LatentExplorer:
             fig.add_scatter(x=t, y=trace - trace.mean() - i * self.spacing, mode="lines", line=dict(width=1),
                             name=d.channels[c] if d.channels else f"ch {c}", hoverinfo="name")
         fig.update_layout(template="plotly_white", height=420, width=560, showlegend=False,
-                          margin=dict(l=10, r=10, t=40, b=10),
+                          margin=dict(l=10, r=10, t=40, b=10), uirevision="signal",
                           title=_hover(d, [index])[0].replace("<br>", " · "))
         fig.update_yaxes(tickvals=[-i * self.spacing for i in range(len(self.channels))],
                          ticktext=[d.channels[c] if d.channels else f"ch {c}" for c in self.channels])
@@ -313,41 +336,67 @@ class LatentExplorer:
         fig = self.signal_figure(int(index))
         self.selected = int(index)
         if self.knn is not None:
-            self._ring(self.figure, self.selected)
+            self._ring(self.selected)
             if self.listing is not None:
                 self.listing.value = self.neighbours_html(self.selected)
-        if self._row is not None:  # new widgets, not updates: Voila's page dropped plotly updates sent after a click
-            old = self._row.children
-            self.scatter, self.signal = self._live_figures(fig)
-            self._row.children = (self.scatter, self.signal)
-            for widget in old:
-                widget.close()
+        if self.signal is not None:  # the live panel: new numbers for the same traces, and the title
+            with self.signal.batch_update():
+                for live, new in zip(self.signal.data, fig.data):
+                    live.y = new.y
+                self.signal.layout.title.text = fig.layout.title.text
+            for live in (self.scatter, self.signal):
+                _when_not_applied(live, self.STALE_SECONDS, self._rebuild)
         return fig
-
-    def _live_figures(self, signal):
-        """The map and the ``signal`` figure as plotly FigureWidgets; a click on the map calls select()."""
-        import plotly.graph_objects as go
-        scatter = go.FigureWidget(self.figure)
-        for trace in scatter.data:
-            trace.on_click(self._clicked)
-        signal = go.FigureWidget(signal)
-        scatter.add_class("fmlab-latent-map")
-        signal.add_class("fmlab-latent-signal")
-        return scatter, signal
 
     def _clicked(self, trace, points, state=None) -> None:
         if points.point_inds:
             self.select(int(trace.customdata[points.point_inds[0]]))
 
+    def _live(self, fig, name: str):
+        """``fig`` as a FigureWidget with the CSS class fmlab-latent-``name``; on the map a click calls select().
+        Once the page shows it, it gets an edit that draws nothing, so that a page that drops its updates is found
+        (and the figure made anew) before anyone clicks."""
+        import plotly.graph_objects as go
+        live = go.FigureWidget(fig)
+        live.add_class(f"fmlab-latent-{name}")
+        if name == "map":
+            for trace in live.data:
+                trace.on_click(self._clicked)
+        live.observe(lambda change: change["new"] and not change["old"] and self._probe(live), names="_view_count")
+        return live
+
+    def _probe(self, live) -> None:
+        """An edit of ``live`` that draws nothing, watched like a click's (_when_not_applied)."""
+        with live.batch_update():
+            live.data[0].meta = (live.data[0].meta or 0) + 1  # free data of the trace: nothing to draw
+        _when_not_applied(live, self.STALE_SECONDS, self._rebuild)
+
+    def _rebuild(self, stale) -> None:
+        """Replace the live map or signal ``stale`` by a new FigureWidget of its present state (zoom included)."""
+        if self.rebuilt >= 4:  # a page that drops updates to every new widget is not helped by one more
+            return
+        if stale is self.scatter:
+            self.figure = self.scatter = self._live(stale, "map")
+        elif stale is self.signal:
+            self.signal = self._live(stale, "signal")
+        else:
+            return  # replaced already
+        self._row.children = (self.scatter, self.signal)
+        stale.close()
+        self.rebuilt += 1
+
     @property
     def widget(self):
-        """The live panel: the scatter and the signal as plotly FigureWidgets side by side (built on first use)."""
+        """The live panel: the map and the signal as plotly FigureWidgets side by side (built on first use; from
+        then on ``figure`` is the map's FigureWidget, so every update goes to the page)."""
         if self._widget is None:
             import ipywidgets as w
-            self.scatter, self.signal = self._live_figures(self.signal_figure(self.selected))
+            self.figure = self.scatter = self._live(self.figure, "map")
+            self.signal = self._live(self.signal_figure(self.selected), "signal")
             self._widget = self._row = w.HBox([self.scatter, self.signal])
             if self.knn is not None:
                 self.listing = w.HTML(self.neighbours_html(self.selected))
+                self.listing.add_class("fmlab-latent-neighbours")
                 self._widget = w.VBox([self._row, self.listing])
         return self._widget
 
