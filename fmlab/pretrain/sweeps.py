@@ -53,21 +53,26 @@ def read_sweep(path) -> dict:
 
 
 def sweep_sentences(sweep: dict) -> list[str]:
-    """What a sweep (read_sweep) says, one sentence per mask kind: the best ratio, the next best, and whether
-    the gap between them, and to random init, is beyond the noise (twice the larger of the seeds' standard
-    deviation and the test set's standard error)."""
+    """What a sweep (read_sweep) says, one sentence per mask kind: the best ratio, the next best, and whether it
+    is beyond the noise against that one and against random init. Both are compared seed by seed (a seed is its
+    own corpus, so the seeds differ more than the ratios do): beyond the noise means a mean difference over
+    twice the larger of its standard error across seeds and the test set's noise on a difference (sqrt 2 x)."""
     import statistics
-    out, ratios = [], sweep["ratios"]
-    base = statistics.mean(sweep["random_init"])
+    out, ratios, base = [], sweep["ratios"], sweep["random_init"]
+
+    def versus(a, b) -> tuple[float, bool]:
+        diffs = [x - y for x, y in zip(a, b)]
+        se = statistics.stdev(diffs) / len(diffs) ** 0.5 if len(diffs) > 1 else 0.0
+        mean = statistics.mean(diffs)
+        return mean, abs(mean) > 2 * max(se, 2 ** 0.5 * sweep["noise"])
     for kind, per_ratio in sweep["kinds"].items():
         means = [statistics.mean(a) for a in per_ratio]
-        sds = [statistics.stdev(a) if len(a) > 1 else 0.0 for a in per_ratio]
         order = sorted(range(len(ratios)), key=lambda i: means[i], reverse=True)
         best, second = order[0], order[1] if len(order) > 1 else order[0]
-        band = 2 * max(sweep["noise"], sds[best], sds[second])
-        gap, over = means[best] - means[second], means[best] - base
-        out.append(f"{kind} masks: best at ratio {ratios[best]:g} ({means[best]:.3f} ± {sds[best]:.3f} over "
-                   f"{len(per_ratio[best])} seeds), next {ratios[second]:g} ({means[second]:.3f}): {gap:+.3f}, "
-                   f"{'beyond' if gap > band else 'within'} the noise ({band:.3f}); {over:+.3f} against random init "
-                   f"({base:.3f}), {'beyond' if over > band else 'within'} the noise")
+        gap, gap_real = versus(per_ratio[best], per_ratio[second])
+        over, over_real = versus(per_ratio[best], base)
+        word = lambda real: "beyond" if real else "within"
+        out.append(f"{kind} masks: best at ratio {ratios[best]:g} ({means[best]:.3f}, mean of {len(per_ratio[best])} "
+                   f"seeds), next {ratios[second]:g} ({means[second]:.3f}): {gap:+.3f}, {word(gap_real)} the noise; "
+                   f"{over:+.3f} against random init ({statistics.mean(base):.3f}), {word(over_real)} the noise")
     return out
