@@ -29,7 +29,9 @@ ADAPTATIONS = ("linear_probe", "full_finetune", "lora", "adapter", "prompt_tunin
 
 EXPECTED = {
     "00_data": {"bandpower_lr_acc": accuracy, "raw_lr_acc": accuracy},
-    "01_mae": {"final_loss": finite, "probe_acc": accuracy, "random_init_probe_acc": accuracy},
+    "01_mae": {"final_loss": finite, "probe_acc": accuracy, "random_init_probe_acc": accuracy,
+               "ratio_sweep": lambda v: {"random", "block"} <= set(v) and all(
+                   set(r) == {"0.25", "0.5", "0.75", "0.9"} and all(map(accuracy, r.values())) for r in v.values())},
     "02_masked_spectrum": {"final_loss": finite, "probe_acc": accuracy, "mae_probe_acc": accuracy},
     "03_contrastive": {"final_loss": finite, "probe_acc": accuracy, "weak_probe_acc": accuracy,
                        "random_probe_acc": accuracy, "encodes_default": encodes, "encodes_weak": encodes,
