@@ -61,3 +61,19 @@ def augmented_views(data: SignalDataset, augment=None, seed: int = 0) -> tuple[t
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return augment(data.x), augment(data.x)
+
+
+def collapse_verdict(hist, dim: int, probe_gap: float, noise: float) -> str:
+    """The collapse rule of notebook 04 applied to a run: its History's per-step ``emb_std`` and ``eff_rank`` and
+    its probe's gap to random init (``probe_gap``, with the test set's ``noise``). Collapsing: emb_std ends below
+    half its start, or eff_rank below half its start, while the probe is not above random init."""
+    (_, std0), (_, std1) = hist.metrics["emb_std"][0], hist.metrics["emb_std"][-1]
+    rank0, rank1 = hist.metrics["eff_rank"][0][1], hist.metrics["eff_rank"][-1][1]
+    shrank = [f"emb_std fell from {std0:.3f} to {std1:.3f} (spread evenly: {dim ** -0.5:.3f})"] if std1 < std0 / 2 else []
+    shrank += [f"eff_rank fell from {rank0:.1f} to {rank1:.1f}"] if rank1 < rank0 / 2 else []
+    probe = ("above" if probe_gap > noise else "below" if probe_gap < -noise else "within noise of") + " random init"
+    if shrank and probe_gap <= noise:
+        return f"by the rule above this run IS collapsing: {' and '.join(shrank)}, and its probe is {probe}"
+    if shrank:
+        return f"the monitors sank ({' and '.join(shrank)}) but the probe is {probe}: a near miss, not a collapse"
+    return f"by the rule above this run is not collapsing: both monitors held, and its probe is {probe}"

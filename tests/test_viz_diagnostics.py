@@ -127,3 +127,18 @@ def test_weak_augment_name_reaches_the_recipe_settings():
     from fmlab.pretrain.recipes import run_settings
     s = run_settings("contrastive", profile="smoke", augment="weak")
     assert s["objective_args"] == {"augment": "weak"}
+
+
+def test_collapse_verdict_applies_the_notebooks_rule():
+    from fmlab.evaluate_geometry import collapse_verdict
+    from fmlab.train import History
+
+    def run(std_end, rank_end):
+        h = History()
+        for step, (s, r) in enumerate([(0.06, 50.0), (std_end, rank_end)]):
+            h.add("emb_std", step, s)
+            h.add("eff_rank", step, r)
+        return h
+    assert "IS collapsing" in collapse_verdict(run(0.018, 22.3), 128, probe_gap=-0.065, noise=0.03)
+    assert "near miss" in collapse_verdict(run(0.018, 40.0), 128, probe_gap=0.08, noise=0.03)
+    assert "not collapsing" in collapse_verdict(run(0.05, 45.0), 128, probe_gap=0.0, noise=0.03)
