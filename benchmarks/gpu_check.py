@@ -401,9 +401,12 @@ def pretrain_part(plan: Plan, budget: Budget, results: dict, scratch: Path) -> N
 # fmlab.profiles, so shortening it there runs them unchanged. The recorded value shows in each notebook's
 # metrics that the budget reached its kernel.
 QUICK_HOOK = """\
-# written by benchmarks/gpu_check.py: every pretraining run of this course run takes {steps} steps
+# written by benchmarks/gpu_check.py: every pretraining run of this course run takes {steps} steps, and notebook
+# 10's scaling grid {steps} / 2 / 4 steps (its larger check run twice {steps}), its widths as the profile's
 import dataclasses, fmlab.profiles, fmlab.report
-fmlab.profiles.PROFILES[{profile!r}] = dataclasses.replace(fmlab.profiles.PROFILES[{profile!r}], steps={steps})
+fmlab.profiles.PROFILES[{profile!r}] = dataclasses.replace(
+    fmlab.profiles.PROFILES[{profile!r}], steps={steps}, scaling_steps=({steps} // 4, {steps} // 2, {steps}),
+    scaling_check=(fmlab.profiles.PROFILES[{profile!r}].scaling_check[0], 2 * {steps}))
 fmlab.report.record("quick_steps", {steps})
 """
 # The dry run's course: one notebook that records what its kernel sees (the runner, the hook and the packing
