@@ -57,7 +57,7 @@ def main(argv=None) -> None:
                 per_ratio.append(acc)
             print(f"seed {seed} {kind}: " + ", ".join(f"{r:g} -> {a:.3f}" for r, a in zip(args.ratios, accs)) +
                   f"  (random init {random_init[-1]:.3f}) [{time.perf_counter() - t0:.0f} s]", flush=True)
-    test_size = len(corpus("eeg", n=p.n, seed=args.seeds[0]).probe_test)
+    test_size = len(c.probe_test)  # the same size for every seed's split
     mean = sum(random_init) / len(random_init)
     result = dict(benchmark="ratio_sweep", command=command("ratio_sweep.py", argv), profile=args.profile,
                   size=args.size, steps=args.steps, batch_size=p.batch_size, ratios=args.ratios, seeds=args.seeds,
