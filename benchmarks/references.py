@@ -69,6 +69,7 @@ def main(argv=None) -> None:
     mk.add_argument("--steps", type=int, required=True)
     mk.add_argument("--batch-size", type=int, default=256)
     mk.add_argument("--lengths", type=int, nargs="+", help="window lengths of pretraining (fmlab pretrain --lengths)")
+    mk.add_argument("--patch-size", type=int, help="samples per token (fmlab pretrain --patch-size; default 8)")
     mk.add_argument("--name", help="the reference's name (default: OBJECTIVE-SIZE)")
     mk.add_argument("--runs", default="runs", help="where the run's folder goes (its checkpoint resumes from there)")
     pub = sub.add_parser("publish", help="publish a finished run folder")
@@ -98,6 +99,7 @@ def main(argv=None) -> None:
     cmd = ["fmlab", "pretrain", "--objective", args.objective, "--data", "pile", "--size", args.size,
            "--steps", str(args.steps), "--batch-size", str(args.batch_size), "--out", str(run)]
     cmd += ["--lengths", *map(str, args.lengths)] if args.lengths else []
+    cmd += ["--patch-size", str(args.patch_size)] if args.patch_size else []
     subprocess.run([sys.executable, "-m", *cmd], check=True)
     publish(run, name, shlex.join(cmd))
 

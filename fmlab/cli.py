@@ -111,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--steps", type=_whole, help="optimisation steps (default: the profile's)")
     pre.add_argument("--batch-size", type=_whole, help="samples per step on each process (default: the profile's)")
     pre.add_argument("--seed", type=int, default=0)
+    pre.add_argument("--patch-size", type=_whole, help="--data pile: samples per token of the shape-agnostic encoder "
+                     "(default 8; 4 gives short series twice the tokens, at about twice the compute)")
     pre.add_argument("--lengths", type=_whole, nargs="+",
                      help="--data pile: the window lengths to pretrain on, drawn equally often "
                           "(default: 32 64 128 256 512, weighted to the middle)")

@@ -222,3 +222,13 @@ def test_one_reference_embeds_every_shape_without_retraining_or_resampling():
     for d in data:
         f = features(enc, d, per_channel=True)
         assert f.shape == (len(d), d.x.shape[1] * enc.dim) and torch.isfinite(f).all()
+
+
+def test_a_pile_run_takes_a_patch_size_and_earlier_runs_keep_their_cache_keys():
+    from fmlab.pretrain.recipes import entry, pretrain_from, run_settings
+    plain = run_settings("contrastive", data="pile", profile="smoke", steps=2, batch_size=8)
+    assert "patch_size" not in plain                       # a run made before the option keeps its cache entry
+    fine = run_settings("contrastive", data="pile", profile="smoke", steps=2, batch_size=8, patch_size=4)
+    assert entry(fine) != entry(plain)
+    obj, _ = pretrain_from(fine, progress=False, out=None, device="cpu")
+    assert obj.encoder.config.patch_size == 4

@@ -81,8 +81,8 @@ def encoder_config(size: str, data: SignalDataset, **overrides) -> EncoderConfig
 def foundation_config(size: str, **overrides) -> EncoderConfig:
     """The shape-agnostic encoder of the references: channel-independent, any channel count, series of up
     to 512 samples in patches of 8, each series normalising itself."""
-    return EncoderConfig.preset(size, channels=1, length=512, patch_size=8, channel_embed=False,
-                                channel_independent=True, **overrides)
+    return EncoderConfig.preset(size, **{**dict(channels=1, length=512, patch_size=8, channel_embed=False,
+                                                channel_independent=True), **overrides})
 
 
 def make_objective(name: str, encoder: Encoder, fs: float = 1.0, data: str = "eeg", **kwargs):
@@ -106,9 +106,10 @@ def make_objective(name: str, encoder: Encoder, fs: float = 1.0, data: str = "ee
 
 def run_settings(objective: str, data: str = "eeg", profile: str | None = None, seed: int = 0,
                  steps: int | None = None, size: str | None = None, batch_size: int | None = None,
-                 **objective_args) -> dict:
+                 patch_size: int | None = None, **objective_args) -> dict:
     """Everything that determines a run (and so its cache entry). Under torchrun ``batch_size`` is per
-    process, and the number of processes is part of the run."""
+    process, and the number of processes is part of the run. ``patch_size``: samples per token of the pile's
+    shape-agnostic encoder (default 8); a per-corpus encoder takes its corpus's."""
     p = get_profile(profile)
     if objective not in BY_NAME:
         raise ValueError(f"objective: unknown {objective!r}; choose one of {', '.join(BY_NAME)}")
@@ -116,11 +117,17 @@ def run_settings(objective: str, data: str = "eeg", profile: str | None = None, 
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
             raise ValueError(f"pretrain({name}=...): expected a positive int, or None for the profile's default, "
                              f"got {v!r}")
+    if patch_size is not None and (data != "pile" or isinstance(patch_size, bool) or not isinstance(patch_size, int)
+                                   or not 1 <= patch_size <= 64):
+        raise ValueError(f"pretrain(patch_size={patch_size!r}, data={data!r}): a patch size from 1 to 64 samples sets "
+                         f"the pile's shape-agnostic encoder; a per-corpus encoder takes its corpus's (leave it out)")
     steps = max(10, p.steps // STEP_COST[objective]) if steps is None else steps
     batch_size = (p.batch_size // 2 if objective == "contrastive" else p.batch_size) if batch_size is None else batch_size
     settings = dict(objective=objective, data=data, profile=p.name, seed=seed, n=p.n, size=size or p.size,
                     steps=steps, batch_size=batch_size, lr=p.lr, eval_every=max(1, steps // 5),
                     objective_args=objective_args, format=hub.FORMAT)
+    if patch_size is not None:  # only when given: the cache keys of earlier runs stay as they were
+        settings["patch_size"] = patch_size
     if distributed.world_size() > 1:  # a different global batch: a different run (single-process keys unchanged)
         settings["processes"] = distributed.world_size()
     return settings
@@ -159,7 +166,8 @@ def pretrain_from(s: dict, progress: bool = True, out: str | Path | None = None,
                pile=get_profile(s["profile"]).pile)
     torch.manual_seed(seed)
     causal = {"causal": True} if s["objective"] == "next-patch" else {}  # it predicts what it must not see
-    encoder = Encoder(foundation_config(s["size"], **causal) if data == "pile"
+    patch = {"patch_size": s["patch_size"]} if "patch_size" in s else {}
+    encoder = Encoder(foundation_config(s["size"], **causal, **patch) if data == "pile"
                       else encoder_config(s["size"], c.unlabelled, **causal))
     obj = make_objective(s["objective"], encoder, fs=c.unlabelled.fs, data=data, **objective_args)
     folder = Path(out) if out is not None else entry(s)

@@ -27,7 +27,7 @@ def main(args: argparse.Namespace) -> int:
     dev = distributed.init()
     main_process = distributed.is_main()
     settings = run_settings(args.objective, args.data, args.profile, args.seed, args.steps, args.size,
-                            args.batch_size, **({} if args.lengths is None else {"lengths": list(args.lengths)}))
+                            args.batch_size, getattr(args, "patch_size", None), **({} if args.lengths is None else {"lengths": list(args.lengths)}))
     folder = args.out or entry(settings)
     t0 = time.perf_counter()
     try:
