@@ -33,6 +33,8 @@ class Profile:
     # The benchmarks' knobs; left out of the repr the notebooks print.
     benchmark_adapt_steps: int = field(repr=False)   # benchmarks/mnist1d.py, ucr.py --adapt: 4,000 labels need more
     benchmark_adapt_batch_size: int = field(repr=False)
+    # benchmarks/bench_adapt.py --fair: (epochs, least steps, most steps, batch) of fmlab.adapt.FairBudget
+    fair_adapt: tuple[float, int, int, int] = field(repr=False)
     mnist1d_split: tuple[int, int] = field(repr=False)   # benchmarks/mnist1d.py: first (train, test) of the paper's
     throughput_sizes: tuple[str, ...] = field(repr=False)  # presets benchmarks/throughput.py measures
     # benchmarks/foundation.py: series per pile source (None: all), step factor over `steps` (the pile is ~10x a
@@ -59,17 +61,24 @@ class Profile:
         """fit() arguments of one benchmark adaptation run: {"steps", "batch_size"}."""
         return dict(steps=self.benchmark_adapt_steps, batch_size=self.benchmark_adapt_batch_size)
 
+    @property
+    def fair_budget(self) -> dict:
+        """fmlab.adapt.FairBudget arguments of the profile: {"epochs", "least", "most", "batch_size"}."""
+        return dict(zip(("epochs", "least", "most", "batch_size"), self.fair_adapt))
+
 
 PROFILES = {
     "smoke": Profile("smoke", size="tiny", n=256, steps=20, batch_size=32, lr=1e-3, pile="smoke",
                      adapt_steps=5, adapt_batch_size=32, adapt_seeds=1, ratio_sweep=False,
                      benchmark_adapt_steps=5, benchmark_adapt_batch_size=32, mnist1d_split=(400, 200),
+                     fair_adapt=(2, 3, 6, 32),
                      throughput_sizes=("tiny",), foundation_per_source=200, foundation_step_factor=1,
                      foundation_eeg_n=16, foundation_mnist1d=200, foundation_ucr=("GunPoint",),
                      scaling_widths=(8, 16, 24), scaling_steps=(10, 20), scaling_batch_size=32, scaling_check=(32, 30)),
     "cpu": Profile("cpu", size="small", n=4000, steps=600, batch_size=128, lr=1e-3, pile="cpu",
                    adapt_steps=50, adapt_batch_size=32, adapt_seeds=1, ratio_sweep=False,
                    benchmark_adapt_steps=400, benchmark_adapt_batch_size=64, mnist1d_split=(4000, 1000),
+                   fair_adapt=(20, 50, 200, 32),
                    throughput_sizes=("tiny", "small"), foundation_per_source=4000, foundation_step_factor=2,
                    foundation_eeg_n=400, foundation_mnist1d=4000, foundation_ucr=None,
                    scaling_widths=(16, 32, 48, 64), scaling_steps=(100, 250, 600), scaling_batch_size=64,
@@ -77,6 +86,7 @@ PROFILES = {
     "gpu": Profile("gpu", size="medium", n=20000, steps=5000, batch_size=256, lr=5e-4, pile="cpu",
                    adapt_steps=300, adapt_batch_size=64, adapt_seeds=3, ratio_sweep=True,
                    benchmark_adapt_steps=3000, benchmark_adapt_batch_size=128, mnist1d_split=(4000, 1000),
+                   fair_adapt=(30, 100, 3000, 64),
                    throughput_sizes=("small", "medium", "base"), foundation_per_source=None,
                    foundation_step_factor=2, foundation_eeg_n=2000, foundation_mnist1d=4000, foundation_ucr=None,
                    scaling_widths=(16, 32, 64, 128, 256, 384), scaling_steps=(250, 1000, 4000), scaling_batch_size=256,

@@ -11,6 +11,7 @@ changed, however many strategies you try on it. (A bare ``Classifier(enc, n)`` w
 """
 from .adapter import Adapter, AdapterLinear, adapter
 from .base import Classifier, fingerprint
+from .budget import FairBudget, fair_fit
 from .baselines import FromScratch, bandpower_logreg, from_scratch, minirocket
 from .compare import compare, forgetting
 from .delta import load_delta, save_delta
@@ -19,12 +20,12 @@ from .lora import LoRA, LoRALinear, lora
 from .peft_bridge import from_peft, to_peft
 from .probe import LinearProbe, linear_probe
 from .prompt import PromptTuning, prompt_tuning
-from .readout import (budget_name, budget_sentences, forgetting_sentences, gap, strategy_table, summarize,
-                      versus, which_strategy)
+from .readout import (budget_name, budget_sentences, forgetting_sentences, full_finetune_sentences, gap,
+                      strategy_table, summarize, versus, which_strategy)
 from .strategies import STRATEGIES, build
 
-__all__ = ["Adapter", "AdapterLinear", "Classifier", "FromScratch", "FullFinetune", "LinearProbe", "LoRA",
+__all__ = ["Adapter", "AdapterLinear", "Classifier", "FairBudget", "FromScratch", "FullFinetune", "LinearProbe", "LoRA",
            "LoRALinear", "PromptTuning", "STRATEGIES", "adapter", "bandpower_logreg", "build", "compare",
-           "budget_name", "budget_sentences", "fingerprint", "forgetting", "forgetting_sentences", "from_peft",
-           "from_scratch", "full_finetune", "gap", "linear_probe", "load_delta", "lora", "minirocket", "prompt_tuning",
+           "budget_name", "budget_sentences", "fair_fit", "fingerprint", "forgetting", "forgetting_sentences", "from_peft",
+           "from_scratch", "full_finetune", "full_finetune_sentences", "gap", "linear_probe", "load_delta", "lora", "minirocket", "prompt_tuning",
            "save_delta", "strategy_table", "summarize", "to_peft", "versus", "which_strategy"]

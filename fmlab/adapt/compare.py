@@ -30,12 +30,14 @@ from ..profiles import PROFILES
 from ..train import fit
 from .base import Classifier
 from .baselines import CLASSIC, classic_for, fitted_parameters
+from .budget import FairBudget, fair_fit
 from .delta import save_delta
 from .strategies import STRATEGIES, build
 
 ADAPTATIONS = ("linear_probe", "full_finetune", "lora", "adapter", "prompt_tuning")
 COLUMNS = ("strategy", "budget", "labels", "seed", "accuracy", "trainable_params", "all_params", "train_seconds",
            "peak_rss_increase_mb", "peak_cuda_mb", "delta_bytes")
+FAIR_COLUMNS = ("steps", "best_step", "val_acc", "train_labels")  # added under a FairBudget rule
 # fit() for one notebook adaptation run, per profile (Profile.adapt_run), under the name notebooks import.
 RUNS = {name: p.adapt_run for name, p in PROFILES.items()}
 
@@ -103,18 +105,24 @@ def _specs(strategies) -> list[tuple[str, str, dict]]:
 
 
 def adapt_once(encoder: Encoder, name: str, arguments: dict, few: SignalDataset, test: SignalDataset, seed: int,
-               steps: int, batch_size: int, lr: float, device=None) -> tuple[dict, Classifier]:
-    """Train one strategy on ``few`` and measure it on ``test``: (one row of the table less its keys, the model)."""
+               steps: int, batch_size: int, lr: float, device=None,
+               rule: FairBudget | None = None) -> tuple[dict, Classifier]:
+    """Train one strategy on ``few`` and measure it on ``test``: (one row of the table less its keys, the model).
+    With a ``rule`` the run's length and its kept weights follow it (fmlab.adapt.budget); else ``steps``."""
     torch.manual_seed(seed)
     clf = build(name, encoder, few.num_classes, few.classes, **arguments)
+    fair = {}
     with PeakRSS() as mem:
-        hist = fit(clf, few, steps=steps, batch_size=batch_size, lr=lr, seed=seed, device=device, progress=False)
+        if rule is None:
+            hist = fit(clf, few, steps=steps, batch_size=batch_size, lr=lr, seed=seed, device=device, progress=False)
+        else:
+            hist, fair = fair_fit(clf, few, rule, lr=lr, seed=seed, device=device)
     with tempfile.TemporaryDirectory() as folder:
         delta_bytes = save_delta(clf, Path(folder) / "delta.safetensors")
     return dict(accuracy=clf.accuracy(test), trainable_params=clf.trainable_parameters(),
                 all_params=sum(p.numel() for p in clf.parameters()), train_seconds=hist.seconds,
                 peak_rss_increase_mb=mem.increase_mb, peak_cuda_mb=hist.peak_memory_mb or float("nan"),
-                delta_bytes=delta_bytes), clf
+                delta_bytes=delta_bytes, **fair), clf
 
 
 def classic_once(name: str, arguments: dict, few: SignalDataset, test: SignalDataset, seed: int) -> dict:
@@ -134,7 +142,8 @@ def classic_once(name: str, arguments: dict, few: SignalDataset, test: SignalDat
 
 def compare(encoder: Encoder, train: SignalDataset, test: SignalDataset, strategies: Sequence | None = None,
             budgets: Sequence[int | float] = (0.1, 1.0), seeds: Sequence[int] = (0,), steps: int = 200,
-            batch_size: int = 64, lr: dict[str, float] | None = None, device=None, models: dict | None = None):
+            batch_size: int = 64, lr: dict[str, float] | None = None, device=None, models: dict | None = None,
+            rule: FairBudget | None = None):
     """Train every strategy on every label budget and seed; a pandas DataFrame with one row per run.
 
     strategies: names ("linear_probe", "full_finetune", "lora", "adapter", "prompt_tuning", and the
@@ -143,6 +152,9 @@ def compare(encoder: Encoder, train: SignalDataset, test: SignalDataset, strateg
                 the classic baseline that suits the data (band power for eeg, else MiniRocket).
     budgets:    ints are labels per class, floats fractions of ``train``'s labels.
     lr:         per strategy label or name; default each strategy's ``default_lr``.
+    rule:       a FairBudget: every deep run's length grows with its labels and keeps its best validation
+                step (fmlab.adapt.budget); ``steps`` and ``batch_size`` are then unused. Classic baselines
+                fit on all the labels with their fixed settings (no steps to choose).
     models:     a dict to fill with every trained classifier, keyed (strategy label, budget, seed), e.g.
                 for forgetting() or save_delta() afterwards (each holds its own copy of the encoder).
     Columns: strategy, budget, labels (how many were drawn), seed, accuracy (on ``test``),
@@ -167,13 +179,13 @@ def compare(encoder: Encoder, train: SignalDataset, test: SignalDataset, strateg
                 else:
                     rate = lr.get(label, lr.get(name, STRATEGIES[name].default_lr))
                     result, clf = adapt_once(encoder, name, arguments, few, test, seed, steps, batch_size, rate,
-                                             device)
+                                             device, rule)
                     if models is not None:
                         models[label, budget, seed] = clf
                 rows.append(dict(strategy=label, budget=budget, labels=len(few), seed=seed, **result))
                 print(f"fmlab.compare: {label}, budget {budget} ({len(few)} labels), seed {seed}: "
                       f"accuracy {result['accuracy']:.3f}")
-    table = pd.DataFrame(rows, columns=list(COLUMNS))
+    table = pd.DataFrame(rows, columns=[*COLUMNS, *(FAIR_COLUMNS if rule is not None else ())])
     table["budget"] = pd.Series([r["budget"] for r in rows], dtype=object)  # keep 10 (per class) apart from 1.0
     return table
 

@@ -7,6 +7,7 @@ prints about them (so prose and numbers cannot drift apart).
     versus(gap(...), noise)                            # "within noise of" / "3.1 points above"
     budget_sentences(table, len(test), baselines=("from_scratch", "minirocket"))   # per budget: the best, and why
     forgetting_sentences(forgetting(...), len(data) // 2)                          # what each strategy lost
+    full_finetune_sentences(table, len(test))          # does full fine-tuning win given enough labels?
 A gap is a tie when it is under ``noise``: two standard errors of an accuracy on the test set
 (fmlab.evaluate.within_noise).
 """
@@ -147,6 +148,23 @@ def budget_sentences(table, test_size: int, baselines: Sequence[str], adaptation
         out.append(f"{name + ', ' if name else ''}{budget_name(b)} of the labels ({int(at['labels'].iloc[0])}): best "
                    f"{' = '.join(tied)} ({top:.3f}{', tied within noise' if len(tied) > 1 else ''}); best adaptation "
                    f"{best} ({at.loc[best, 'accuracy']:.3f}) is {against} (ties under {noise:.3f})")
+    return out
+
+
+def full_finetune_sentences(table, test_size: int, adaptations: Sequence[str] = ADAPTATIONS) -> list[str]:
+    """Does full fine-tuning win given enough labels? Per budget (fewest labels first): full fine-tuning against
+    the best other adaptation and against the linear probe, seed-paired, read against the noise of ``test_size``
+    test signals."""
+    noise, s = within_noise(test_size), summarize(table)
+    out = []
+    for b in sorted(dict.fromkeys(table["budget"]), key=lambda b: s[s["budget"] == b]["labels"].mean()):
+        at = s[s["budget_name"] == budget_name(b)].set_index("strategy")["accuracy"]
+        others = at[[a for a in adaptations if a in at.index and a != "full_finetune"]]
+        rival = others.idxmax()
+        out.append(f"{budget_name(b)} of the labels ({int(s[s['budget'] == b]['labels'].iloc[0])}): full fine-tuning "
+                   f"{at['full_finetune']:.3f} is {versus(gap(table, 'full_finetune', rival, b), noise)} the best "
+                   f"other adaptation ({rival}, {others[rival]:.3f}) and "
+                   f"{versus(gap(table, 'full_finetune', 'linear_probe', b), noise)} the linear probe")
     return out
 
 

@@ -1,0 +1,68 @@
+"""The fair adaptation budget (fmlab.adapt.budget): one rule for every strategy's run length and kept weights."""
+import pytest
+import torch
+
+from fmlab.adapt import FairBudget, compare, fair_fit, full_finetune
+from fmlab.adapt.budget import validation_split
+from fmlab.models import Encoder, EncoderConfig
+from fmlab.profiles import PROFILES
+from toy import sine_classes
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def encoder(seed=0):
+    torch.manual_seed(seed)
+    return Encoder(EncoderConfig.preset("tiny", channels=2, length=64))
+
+
+def test_the_run_grows_with_the_labels_between_its_bounds():
+    rule = FairBudget(epochs=10, least=20, most=100, batch_size=32)
+    assert [rule.steps(n) for n in (8, 160, 320, 3000)] == [20, 50, 100, 100]
+    for name, p in PROFILES.items():
+        assert FairBudget(**p.fair_budget).most >= FairBudget(**p.fair_budget).least, name
+
+
+def test_a_bad_rule_is_refused_with_what_was_expected():
+    with pytest.raises(ValueError, match="1 <= least <= most.*FairBudget\\(epochs=30"):
+        FairBudget(least=200, most=100)
+
+
+def test_the_validation_split_is_stratified_disjoint_and_skipped_when_a_class_has_one_label():
+    data = sine_classes(n=40, seed=0)
+    train, val = validation_split(data, 0.2, seed=0)
+    assert len(train) + len(val) == 40 and torch.bincount(val.y).tolist() == [4, 4]
+    assert not set(map(tuple, train.x[:, 0, :3].tolist())) & set(map(tuple, val.x[:, 0, :3].tolist()))
+    lonely = data.take(torch.tensor([0, 1, 3]))                   # classes [0, 1, 1]: one label of class 0
+    assert validation_split(lonely, 0.2, seed=0) == (lonely, None)
+
+
+def test_fair_fit_keeps_the_weights_of_its_best_validation_step():
+    few = sine_classes(n=60, seed=0)
+    clf = full_finetune(encoder(), 2)
+    hist, info = fair_fit(clf, few, FairBudget(epochs=20, least=10, most=30, batch_size=16), lr=clf.default_lr)
+    scores = hist.metrics["val_acc"]
+    assert info["steps"] == 30 and len(scores) == 10 and info["val_labels"] == 12 and info["train_labels"] == 48
+    assert info["val_acc"] == max(v for _, v in scores) and info["best_step"] in [s for s, _ in scores]
+    _, val = validation_split(few, 0.2, seed=0)
+    assert clf.accuracy(val) == pytest.approx(info["val_acc"])   # the kept weights are the best step's, not the last's
+    assert clf.accuracy(sine_classes(n=64, seed=1)) > 0.75, "chance is 0.5"
+
+
+def test_compare_under_a_rule_records_each_runs_length_and_its_kept_step():
+    data = sine_classes(n=96, seed=0)
+    train, test = data.split(0.25, seed=0)
+    rule = FairBudget(epochs=2, least=3, most=8, batch_size=16)
+    table = compare(encoder(), train, test, strategies=["linear_probe", "from_scratch", "bandpower_logreg"],
+                    budgets=(8, 1.0), seeds=(0,), rule=rule)
+    assert {"steps", "best_step", "val_acc", "train_labels"} <= set(table.columns)
+    deep = table[table["strategy"] != "bandpower_logreg"]
+    assert deep["steps"].tolist() == [rule.steps(n) for n in deep["train_labels"]]
+    assert (deep["best_step"] <= deep["steps"]).all() and table.loc[2, "steps"] != table.loc[2, "steps"]  # NaN
+    assert table.loc[0, "train_labels"] < table.loc[0, "labels"]      # a fifth of the labels held out
