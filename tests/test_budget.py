@@ -66,3 +66,38 @@ def test_compare_under_a_rule_records_each_runs_length_and_its_kept_step():
     assert deep["steps"].tolist() == [rule.steps(n) for n in deep["train_labels"]]
     assert (deep["best_step"] <= deep["steps"]).all() and table.loc[2, "steps"] != table.loc[2, "steps"]  # NaN
     assert table.loc[0, "train_labels"] < table.loc[0, "labels"]      # a fifth of the labels held out
+
+
+def table_of(accuracy: dict) -> "pd.DataFrame":
+    """A compare()-shaped table: accuracy[(strategy, budget)] = [per seed]."""
+    import pandas as pd
+    rows = [dict(strategy=s, budget=b, labels=int(3000 * b), seed=i, accuracy=a, trainable_params=1, all_params=1,
+                 train_seconds=1.0, peak_rss_increase_mb=1.0, peak_cuda_mb=float("nan"), delta_bytes=1)
+            for (s, b), accs in accuracy.items() for i, a in enumerate(accs)]
+    table = pd.DataFrame(rows)
+    table["budget"] = pd.Series([r["budget"] for r in rows], dtype=object)
+    return table
+
+
+def test_the_full_finetuning_sentences_pair_it_with_the_best_other_adaptation_and_the_probe():
+    from fmlab.adapt import full_finetune_sentences
+    table = table_of({("full_finetune", 0.01): [0.50, 0.54], ("linear_probe", 0.01): [0.78, 0.80],
+                      ("lora", 0.01): [0.60, 0.62], ("full_finetune", 1.0): [0.93, 0.95],
+                      ("linear_probe", 1.0): [0.88, 0.88], ("lora", 1.0): [0.93, 0.94]})
+    assert full_finetune_sentences(table, 1000) == [
+        "1% of the labels (30): full fine-tuning 0.520 is 27.0 points below the best other adaptation (linear_probe, "
+        "0.790) and 27.0 points below the linear probe",
+        "100% of the labels (3000): full fine-tuning 0.940 is within noise of the best other adaptation (lora, 0.935) "
+        "and 6.0 points above the linear probe"]
+
+
+def test_fewer_passes_sentences_explain_a_drop_with_more_labels_and_leave_classics_out():
+    from fmlab.adapt import fewer_passes_sentences
+    table = table_of({("from_scratch", 0.1): [0.74], ("from_scratch", 1.0): [0.69], ("lora", 0.1): [0.87],
+                      ("lora", 1.0): [0.86], ("bandpower_logreg", 0.1): [0.90], ("bandpower_logreg", 1.0): [0.80]})
+    assert fewer_passes_sentences(table, 50, 32, 1000) == [
+        "from_scratch: 0.740 with 300 labels, 0.690 with 3000; each run is 50 steps of 32, 5.3 passes over 300 "
+        "labels but 0.5 over 3000"]
+    calm = table_of({("lora", 0.1): [0.87], ("lora", 1.0): [0.86]})
+    assert fewer_passes_sentences(calm, 50, 32, 1000) == [
+        "no deep strategy lost accuracy beyond the noise (0.032) with more labels"]

@@ -15,17 +15,19 @@ from .budget import FairBudget, fair_fit
 from .baselines import FromScratch, bandpower_logreg, from_scratch, minirocket
 from .compare import compare, forgetting
 from .delta import load_delta, save_delta
+from .drift import weight_change, weight_change_sentences
 from .finetune import FullFinetune, full_finetune
 from .lora import LoRA, LoRALinear, lora
 from .peft_bridge import from_peft, to_peft
 from .probe import LinearProbe, linear_probe
 from .prompt import PromptTuning, prompt_tuning
-from .readout import (budget_name, budget_sentences, forgetting_sentences, full_finetune_sentences, gap,
-                      strategy_table, summarize, versus, which_strategy)
+from .readout import (budget_name, budget_sentences, fewer_passes_sentences, forgetting_sentences,
+                      full_finetune_sentences, gap, strategy_table, summarize, versus, which_strategy)
 from .strategies import STRATEGIES, build
 
-__all__ = ["Adapter", "AdapterLinear", "Classifier", "FairBudget", "FromScratch", "FullFinetune", "LinearProbe", "LoRA",
-           "LoRALinear", "PromptTuning", "STRATEGIES", "adapter", "bandpower_logreg", "build", "compare",
-           "budget_name", "budget_sentences", "fair_fit", "fingerprint", "forgetting", "forgetting_sentences", "from_peft",
-           "from_scratch", "full_finetune", "full_finetune_sentences", "gap", "linear_probe", "load_delta", "lora", "minirocket", "prompt_tuning",
-           "save_delta", "strategy_table", "summarize", "to_peft", "versus", "which_strategy"]
+__all__ = ["Adapter", "AdapterLinear", "Classifier", "FairBudget", "FromScratch", "FullFinetune", "LinearProbe",
+           "LoRA", "LoRALinear", "PromptTuning", "STRATEGIES", "adapter", "bandpower_logreg", "budget_name",
+           "budget_sentences", "build", "compare", "fair_fit", "fewer_passes_sentences", "fingerprint", "forgetting",
+           "forgetting_sentences", "from_peft", "from_scratch", "full_finetune", "full_finetune_sentences", "gap",
+           "linear_probe", "load_delta", "lora", "minirocket", "prompt_tuning", "save_delta", "strategy_table",
+           "summarize", "to_peft", "versus", "weight_change", "weight_change_sentences", "which_strategy"]

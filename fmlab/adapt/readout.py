@@ -8,6 +8,7 @@ prints about them (so prose and numbers cannot drift apart).
     budget_sentences(table, len(test), baselines=("from_scratch", "minirocket"))   # per budget: the best, and why
     forgetting_sentences(forgetting(...), len(data) // 2)                          # what each strategy lost
     full_finetune_sentences(table, len(test))          # does full fine-tuning win given enough labels?
+    fewer_passes_sentences(table, 50, 32, len(test))   # where more labels lowered accuracy, and why
 A gap is a tie when it is under ``noise``: two standard errors of an accuracy on the test set
 (fmlab.evaluate.within_noise).
 """
@@ -18,7 +19,10 @@ import numbers
 from typing import Sequence
 
 from ..evaluate import within_noise
+from .baselines import CLASSIC
 from .compare import ADAPTATIONS, COLUMNS
+
+CLASSIC_NAMES = tuple(CLASSIC)  # fitted pipelines, not runs of steps
 
 
 def budget_name(budget: int | float) -> str:
@@ -166,6 +170,21 @@ def full_finetune_sentences(table, test_size: int, adaptations: Sequence[str] = 
                    f"other adaptation ({rival}, {others[rival]:.3f}) and "
                    f"{versus(gap(table, 'full_finetune', 'linear_probe', b), noise)} the linear probe")
     return out
+
+
+def fewer_passes_sentences(table, steps: int, batch_size: int, test_size: int) -> list[str]:
+    """Where more labels lowered a strategy's mean accuracy beyond the noise (from one budget to the next larger),
+    with the cause a fixed run has: ``steps`` of ``batch_size`` are fewer passes over more labels."""
+    noise, s = within_noise(test_size), summarize(table)
+    seen, out = steps * batch_size, []
+    for name, g in s.groupby("strategy", sort=False):
+        g = g.sort_values("labels")
+        for (_, a), (_, b) in zip(g.iloc[:-1].iterrows(), g.iloc[1:].iterrows()):
+            if a["accuracy"] - b["accuracy"] >= noise and name not in CLASSIC_NAMES:
+                out.append(f"{name}: {a['accuracy']:.3f} with {a['labels']:.0f} labels, {b['accuracy']:.3f} with "
+                           f"{b['labels']:.0f}; each run is {steps} steps of {batch_size}, {seen / a['labels']:.1f} "
+                           f"passes over {a['labels']:.0f} labels but {seen / b['labels']:.1f} over {b['labels']:.0f}")
+    return out or [f"no deep strategy lost accuracy beyond the noise ({noise:.3f}) with more labels"]
 
 
 def forgetting_sentences(lost, test_size: int) -> list[str]:
