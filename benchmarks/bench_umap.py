@@ -46,20 +46,20 @@ def worker(path: str, repeats: int) -> None:
     f = np.load(path)
     t0 = time.perf_counter()
     import umap  # noqa: F401  (its import compiles or loads part of the numba code)
-    from fmlab.viz import embed
+    from fmlab.viz import embedding
     out = {"import_s": time.perf_counter() - t0}
     t0 = time.perf_counter()
-    first = embed._fit_umap(f, 0, 15, 0.1, "cosine")
+    first = embedding._fit_umap(f, 0, 15, 0.1, "cosine")
     out["first_call_s"] = time.perf_counter() - t0
     warm = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        again = embed._fit_umap(f, 0, 15, 0.1, "cosine")
+        again = embedding._fit_umap(f, 0, 15, 0.1, "cosine")
         warm.append(time.perf_counter() - t0)
     out.update(warm_s=warm, warm_median_s=statistics.median(warm), deterministic=bool(np.array_equal(first, again)))
-    embed.umap_embedding(f)  # computes once more and stores it
+    embedding.umap_embedding(f)  # computes once more and stores it
     t0 = time.perf_counter()
-    embed.umap_embedding(f)
+    embedding.umap_embedding(f)
     out["cached_call_s"] = time.perf_counter() - t0
     print(json.dumps(out))
 

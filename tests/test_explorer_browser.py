@@ -147,7 +147,7 @@ PLOT_AREA = """sel => { const gd = document.querySelector(sel), r = gd.getBoundi
     const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
     return [r.left + xa._offset, r.top + ya._offset, xa._length, ya._length]; }"""
 # Marks the live map and signal divs and says which were marked already: false for one that the explorer made
-# anew since (its page dropped updates: fmlab.viz.embed._when_not_applied).
+# anew since (its page dropped updates: fmlab.explore.live.when_not_applied).
 KEPT = """() => ['.fmlab-latent-map', '.fmlab-latent-signal'].map(sel => {
     const el = document.querySelector(sel), kept = el.dataset.fmlabSeen === '1';
     el.dataset.fmlabSeen = '1';

@@ -15,7 +15,8 @@ from matplotlib.figure import Figure
 import fmlab
 from fmlab import evaluate as E
 from fmlab.data import SignalDataset
-from fmlab.viz import embed
+from fmlab.explore import LatentExplorer
+from fmlab.viz import embedding, latent, offline
 from toy import sine_classes
 
 
@@ -131,55 +132,55 @@ def test_encoder_for_fewer_channels_names_both_shapes_and_the_fix():
 def test_pictures_reject_mismatched_or_unknown_input():
     ds = toy(20)
     with pytest.raises(ValueError, match="20 samples"):
-        embed.plot_embedding(np.zeros((19, 2)), ds)
+        latent.plot_embedding(np.zeros((19, 2)), ds)
     with pytest.raises(ValueError, match=r"\[N, 2\]"):
-        embed.interactive_scatter(np.zeros((20, 3)), ds)
+        latent.interactive_scatter(np.zeros((20, 3)), ds)
     with pytest.raises(ValueError, match="color_by.*'blink', 'pop', 'subject'"):
-        embed.plot_embedding(np.zeros((20, 2)), ds, color_by="age")
+        latent.plot_embedding(np.zeros((20, 2)), ds, color_by="age")
     with pytest.raises(ValueError, match="color_by"):
-        embed.plot_embedding(np.zeros((48, 2)), sine_classes(48), color_by="artifact")  # no artifact flags
+        latent.plot_embedding(np.zeros((48, 2)), sine_classes(48), color_by="artifact")  # no artifact flags
     with pytest.raises(ValueError, match=r"features \[N, D\]"):
-        embed.umap_embedding(np.zeros(10))
+        embedding.umap_embedding(np.zeros(10))
 
 
 # -- UMAP and its cache ------------------------------------------------------------------------------
 def test_umap_cache_reuses_the_result_in_memory_and_on_disk(tmp_path, monkeypatch):
     monkeypatch.setenv("FMLAB_CACHE", str(tmp_path))
-    monkeypatch.setattr(embed, "_MEMORY", {})
+    monkeypatch.setattr(embedding, "_MEMORY", {})
     calls = []
 
     def fake_umap(f, seed, n_neighbors, min_dist, metric):
         calls.append((seed, n_neighbors))
         return np.random.default_rng(seed).normal(size=(len(f), 2)).astype(np.float32)
 
-    monkeypatch.setattr(embed, "_fit_umap", fake_umap)
+    monkeypatch.setattr(embedding, "_fit_umap", fake_umap)
     f = torch.randn(30, 8)
-    first = embed.umap_embedding(f)
+    first = embedding.umap_embedding(f)
     first[0] = 99.0  # the caller's copy: must not change what the cache holds
-    again = embed.umap_embedding(f.clone())
+    again = embedding.umap_embedding(f.clone())
     assert len(calls) == 1 and again.shape == (30, 2) and again[0, 0] != 99.0
-    embed._MEMORY.clear()  # a new session: the result comes from FMLAB_CACHE/umap
-    assert np.array_equal(embed.umap_embedding(f), again) and len(calls) == 1
+    embedding._MEMORY.clear()  # a new session: the result comes from FMLAB_CACHE/umap
+    assert np.array_equal(embedding.umap_embedding(f), again) and len(calls) == 1
     assert len(list((tmp_path / "umap").glob("*.npy"))) == 1
-    embed.umap_embedding(f, seed=1)
-    embed.umap_embedding(f + 1e-3)
+    embedding.umap_embedding(f, seed=1)
+    embedding.umap_embedding(f + 1e-3)
     assert len(calls) == 3  # another seed, other features: computed again
-    assert calls[0][1] == 15 and embed.umap_embedding(f[:6], seed=2) is not None and calls[-1][1] == 5  # < N
+    assert calls[0][1] == 15 and embedding.umap_embedding(f[:6], seed=2) is not None and calls[-1][1] == 5  # < N
 
 
 @pytest.mark.slow
 def test_umap_is_deterministic(tmp_path, monkeypatch):
     monkeypatch.setenv("FMLAB_CACHE", str(tmp_path))
-    monkeypatch.setattr(embed, "_MEMORY", {})
+    monkeypatch.setattr(embedding, "_MEMORY", {})
     f = torch.randn(60, 8)
-    a = embed.umap_embedding(f, seed=0)
-    b = embed._fit_umap(f.numpy(), 0, 15, 0.1, "cosine")
+    a = embedding.umap_embedding(f, seed=0)
+    b = embedding._fit_umap(f.numpy(), 0, 15, 0.1, "cosine")
     assert a.shape == (60, 2) and np.isfinite(a).all() and np.allclose(a, b)
 
 
 def test_cosine_neighbours_are_exact():
     f = np.random.default_rng(0).normal(size=(50, 6)).astype(np.float32)
-    idx, dist = embed._cosine_knn(f, 5)
+    idx, dist = embedding.cosine_knn(f, 5)
     u = f / np.linalg.norm(f, axis=1, keepdims=True)
     brute = 1 - u @ u.T
     assert (idx[:, 0] == np.arange(50)).all() and np.allclose(dist[:, 0], 0, atol=1e-6)  # itself first
@@ -191,28 +192,28 @@ def test_cosine_neighbours_are_exact():
 def test_plot_embedding_draws_every_sample():
     ds = toy(30)
     emb = np.random.default_rng(0).normal(size=(30, 2))
-    for color_by in embed.COLOR_BY:
-        fig = embed.plot_embedding(emb, ds, color_by)
+    for color_by in latent.COLOR_BY:
+        fig = latent.plot_embedding(emb, ds, color_by)
         assert isinstance(fig, Figure)
         assert fig.axes[0].collections[0].get_offsets().shape == (30, 2)
-    legend = [t.get_text() for t in embed.plot_embedding(emb, ds, "artifact").axes[0].get_legend().get_texts()]
+    legend = [t.get_text() for t in latent.plot_embedding(emb, ds, "artifact").axes[0].get_legend().get_texts()]
     assert legend == ["none", "blink", "pop", "several"]  # sample 0 has both, so "several" is there
 
 
 def test_latent_grid_is_encoders_by_colourings():
     ds = toy(30)
     embs = {name: np.random.default_rng(i).normal(size=(30, 2)) for i, name in enumerate(("a", "b"))}
-    fig = embed.plot_latent_grid(embs, ds)
+    fig = latent.plot_latent_grid(embs, ds)
     assert len(fig.axes) == 2 * 3
     assert all(ax.collections[0].get_offsets().shape == (30, 2) for ax in fig.axes)
     assert fig.axes[3].get_ylabel() == "b"
     with pytest.raises(ValueError, match="encoder name"):
-        embed.plot_latent_grid({}, ds)
+        latent.plot_latent_grid({}, ds)
 
 
 def test_interactive_scatter_hover_names_subject_and_artifacts():
     ds = toy(30)
-    fig = embed.interactive_scatter(np.random.default_rng(0).normal(size=(30, 2)), ds, color_by="subject")
+    fig = latent.interactive_scatter(np.random.default_rng(0).normal(size=(30, 2)), ds, color_by="subject")
     assert sum(len(t.x) for t in fig.data) == 30
     assert sorted(i for t in fig.data for i in t.customdata) == list(range(30))
     text = {int(i): s for t in fig.data for i, s in zip(t.customdata, t.text)}
@@ -222,10 +223,10 @@ def test_interactive_scatter_hover_names_subject_and_artifacts():
 
 
 def test_plotly_offline_embeds_plotly_js_once(monkeypatch):
-    monkeypatch.setattr(embed, "_PLOTLYJS_SENT", False)
-    fig = embed.interactive_scatter(np.zeros((30, 2)), toy(30))
-    first = embed.plotly_offline(fig)._repr_mimebundle_()
-    second = embed.plotly_offline(fig)._repr_mimebundle_()
+    monkeypatch.setattr(offline, "_PLOTLYJS_SENT", False)
+    fig = latent.interactive_scatter(np.zeros((30, 2)), toy(30))
+    first = offline.plotly_offline(fig)._repr_mimebundle_()
+    second = offline.plotly_offline(fig)._repr_mimebundle_()
     assert "application/vnd.plotly.v1+json" in first
     assert len(first["text/html"]) > 1_000_000 > len(second["text/html"])  # plotly.js only in the first
     assert "<script" in second["text/html"]
@@ -237,7 +238,7 @@ def test_plotly_offline_embeds_plotly_js_once(monkeypatch):
 def test_explorer_select_redraws_the_signal_panel():
     from plotly.callbacks import Points
     ds = toy(30)
-    ex = embed.latent_explorer(np.random.default_rng(0).normal(size=(30, 2)), ds)
+    ex = LatentExplorer(np.random.default_rng(0).normal(size=(30, 2)), ds)
     ex.widget  # build the live panel
     assert ex.selected == 0 and ex.signal.layout.title.text.startswith("#0 ")
     before = np.array(ex.signal.data[0].y)
@@ -251,11 +252,11 @@ def test_explorer_select_redraws_the_signal_panel():
     with pytest.raises(ValueError, match="out of range for 30 samples"):
         ex.select(30)
     with pytest.raises(ValueError, match="channel index 5 is out of range for 2 channels"):
-        embed.latent_explorer(np.zeros((30, 2)), ds, channels=[5])
+        LatentExplorer(np.zeros((30, 2)), ds, channels=[5])
 
 
 def test_explorer_has_a_static_copy_for_reports():
-    ex = embed.latent_explorer(np.zeros((30, 2)), toy(30))
+    ex = LatentExplorer(np.zeros((30, 2)), toy(30))
     bundle = ex._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert "needs a live Jupyter kernel" in bundle["text/html"] and bundle["text/html"].count("plotly-graph-div") >= 2

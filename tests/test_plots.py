@@ -151,10 +151,10 @@ def test_every_axis_that_draws_a_trace_or_a_metric_names_its_y(eeg):
 
 def test_the_masking_explorer_names_every_channel_and_every_y_axis():
     from fmlab.models import Encoder, EncoderConfig
-    from fmlab.viz.masking_explorer import masking_explorer
+    from fmlab.explore import MaskingExplorer
     names = [f"ch{i}" for i in range(19)]
     make = lambda cls: cls(Encoder(EncoderConfig.preset("tiny", channels=19, length=64, patch_size=8)))
-    ex = masking_explorer(make(fmlab.pretrain.MAE), torch.randn(2, 19, 64), spectrum=make(fmlab.pretrain.MaskedSpectrum),
+    ex = MaskingExplorer(make(fmlab.pretrain.MAE), torch.randn(2, 19, 64), spectrum=make(fmlab.pretrain.MaskedSpectrum),
                           fs=16.0, names=names)
     fig = ex._empty_figure()
     assert list(fig.layout.yaxis2.tickvals) == names and list(fig.layout.yaxis3.tickvals) == names

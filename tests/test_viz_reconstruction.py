@@ -9,9 +9,9 @@ import torch
 from matplotlib.figure import Figure
 
 import fmlab
+from fmlab.explore import ReconstructionExplorer
 from fmlab.pretrain.sweeps import mask_ratio_sweep
 from fmlab.viz import reconstruction as R
-from fmlab.viz.widgets import MaskExplorer, mask_explorer
 
 B, C, T = 4, 3, 64
 
@@ -90,7 +90,7 @@ def test_ratio_sweep_plot_and_its_checks():
 
 @pytest.mark.parametrize("kind", fmlab.masking.MASK_KINDS)
 def test_explorer_draws_every_mask_kind(x, kind):
-    ex = MaskExplorer(tiny(), x, fs=32.0)
+    ex = ReconstructionExplorer(tiny(), x, fs=32.0)
     fig = ex.figure(0.5, kind, 2)
     assert isinstance(fig, Figure) and panels(fig) == 2
     assert f"sample 2, {kind} mask at ratio 0.50" in fig.axes[0].get_title()
@@ -98,7 +98,7 @@ def test_explorer_draws_every_mask_kind(x, kind):
 
 def test_explorer_says_why_instead_of_raising():
     one_channel = torch.randn(B, 1, T)
-    ex = MaskExplorer(tiny(channels=1), one_channel)
+    ex = ReconstructionExplorer(tiny(channels=1), one_channel)
     for ratio in (0.25, 0.75):  # one channel: a channel mask either rounds up to it or is refused
         message = ex.render(ratio, "channel", 0)
         assert isinstance(message, str) and "hides all" in message
@@ -108,7 +108,7 @@ def test_explorer_says_why_instead_of_raising():
 
 
 def test_explorer_panel_and_its_static_picture(x):
-    ex = mask_explorer(tiny(), x)
+    ex = ReconstructionExplorer(tiny(), x)
     sliders = ex.widget.children[0].children
     assert [type(s).__name__ for s in sliders] == ["FloatSlider", "Dropdown", "IntSlider"]
     assert (sliders[0].min, sliders[0].max, sliders[2].max) == (0.05, 0.95, B - 1)
@@ -120,9 +120,9 @@ def test_explorer_panel_and_its_static_picture(x):
 
 def test_explorer_refuses_what_it_cannot_draw(x):
     with pytest.raises(ValueError, match="expected an MAE"):
-        MaskExplorer(tiny(fmlab.pretrain.MaskedSpectrum), x)
+        ReconstructionExplorer(tiny(fmlab.pretrain.MaskedSpectrum), x)
     with pytest.raises(ValueError, match=r"\[N, C, T\]"):
-        MaskExplorer(tiny(), x[0])
+        ReconstructionExplorer(tiny(), x[0])
 
 
 @pytest.mark.parametrize("args,match", [(dict(ratios=()), "ratios"), (dict(ratios=(0.5, 1.0)), "ratios"),

@@ -12,9 +12,7 @@ from plotly.callbacks import Points
 
 import fmlab
 from fmlab.adapt.compare import COLUMNS
-from fmlab.viz.adaptation_explorer import adaptation_explorer
-from fmlab.viz.embed import latent_explorer
-from fmlab.viz.masking_explorer import masking_explorer
+from fmlab.explore import AdaptationExplorer, LatentExplorer, MaskingExplorer
 from toy import sine_classes
 
 C, T = 3, 64
@@ -33,7 +31,7 @@ def x():
 
 @pytest.fixture
 def masking(x):
-    ex = masking_explorer(tiny(fmlab.pretrain.MAE), x, spectrum=tiny(fmlab.pretrain.MaskedSpectrum), fs=16.0,
+    ex = MaskingExplorer(tiny(fmlab.pretrain.MAE), x, spectrum=tiny(fmlab.pretrain.MaskedSpectrum), fs=16.0,
                           names=["a", "b", "c"], channel="b")
     ex.widget  # build the live panel
     return ex
@@ -104,18 +102,18 @@ def test_static_copy_for_reports(masking):
 def test_masking_explorer_refuses_what_it_cannot_draw(x):
     mae = tiny(fmlab.pretrain.MAE)
     with pytest.raises(ValueError, match="MaskedSpectrum model"):
-        masking_explorer(mae, x, spectrum=mae)
+        MaskingExplorer(mae, x, spectrum=mae)
     with pytest.raises(ValueError, match="same data"):
-        masking_explorer(mae, x, spectrum=tiny(fmlab.pretrain.MaskedSpectrum, patch_size=16))
+        MaskingExplorer(mae, x, spectrum=tiny(fmlab.pretrain.MaskedSpectrum, patch_size=16))
     with pytest.raises(ValueError, match="unknown channel"):
-        masking_explorer(mae, x, names=["a", "b", "c"], channel="O1")
+        MaskingExplorer(mae, x, names=["a", "b", "c"], channel="O1")
 
 
 def test_redraw_of_the_small_model_on_eeg_sized_signals_is_logged():
     """The cpu profile's small encoder on [19, 512] signals: a slider move's cost in the kernel (printed)."""
     kw = dict(size="small", channels=19, length=512, patch_size=64)
     signals = torch.randn(4, 19, 512, generator=torch.Generator().manual_seed(0))
-    ex = masking_explorer(tiny(fmlab.pretrain.MAE, **kw), signals, spectrum=tiny(fmlab.pretrain.MaskedSpectrum, **kw),
+    ex = MaskingExplorer(tiny(fmlab.pretrain.MAE, **kw), signals, spectrum=tiny(fmlab.pretrain.MaskedSpectrum, **kw),
                           fs=128.0)
     ex.widget
     seconds = []
@@ -139,7 +137,7 @@ def task():
 
 def test_adaptation_controls_show_trainable_parameters_and_delta_bytes_at_once(task, tmp_path):
     encoder, train, test = task
-    ex = adaptation_explorer(encoder, train, test, steps=3, batch_size=16)
+    ex = AdaptationExplorer(encoder, train, test, steps=3, batch_size=16)
     ex.widget
     assert "lora(rank=4)" in ex.info.value
     ex.controls["rank"].value = 8
@@ -158,7 +156,7 @@ def test_adaptation_controls_show_trainable_parameters_and_delta_bytes_at_once(t
 
 def test_the_fit_button_trains_tests_and_adds_a_point(task):
     encoder, train, test = task
-    ex = adaptation_explorer(encoder, train, test, steps=3, batch_size=16, labels=5)
+    ex = AdaptationExplorer(encoder, train, test, steps=3, batch_size=16, labels=5)
     ex.widget
     base = fmlab.adapt.fingerprint(encoder.state_dict())
     button = ex.widget.children[1].children[1]
@@ -177,10 +175,10 @@ def test_the_fit_button_trains_tests_and_adds_a_point(task):
 def test_adaptation_explorer_refuses_bad_input(task):
     encoder, train, test = task
     with pytest.raises(ValueError, match="not one of"):
-        adaptation_explorer(encoder, train, test, strategy="distillation")
+        AdaptationExplorer(encoder, train, test, strategy="distillation")
     with pytest.raises(ValueError, match="Encoder"):
-        adaptation_explorer(torch.nn.Linear(2, 2), train, test)
-    ex = adaptation_explorer(encoder, train, test)
+        AdaptationExplorer(torch.nn.Linear(2, 2), train, test)
+    ex = AdaptationExplorer(encoder, train, test)
     with pytest.raises(ValueError, match="unknown settings"):
         ex.update(depth=3)
 
@@ -189,7 +187,7 @@ def test_adaptation_explorer_refuses_bad_input(task):
 def test_latent_click_shows_the_signal_and_its_feature_neighbours():
     ds = sine_classes(30)
     feats = torch.randn(30, 8, generator=torch.Generator().manual_seed(0))
-    ex = latent_explorer(np.random.default_rng(0).normal(size=(30, 2)), ds, features=feats, neighbours=4)
+    ex = LatentExplorer(np.random.default_rng(0).normal(size=(30, 2)), ds, features=feats, neighbours=4)
     ex.widget
     z = torch.nn.functional.normalize(feats, dim=-1)
     expected = (z @ z[7]).argsort(descending=True)[1:5].tolist()
@@ -206,7 +204,7 @@ def test_latent_click_shows_the_signal_and_its_feature_neighbours():
     assert ex.signal.layout.title.text.startswith("#7 ") and ex._row.children == (ex.scatter, ex.signal)
     assert "nearest neighbours of #7" in ex.listing.value and all(f"#{j}<" in ex.listing.value for j in expected)
     with pytest.raises(ValueError, match="features"):
-        latent_explorer(np.zeros((30, 2)), ds, features=feats[:10])
+        LatentExplorer(np.zeros((30, 2)), ds, features=feats[:10])
 
 
 def applied(fig) -> None:
@@ -220,7 +218,7 @@ def test_latent_click_updates_in_place_and_remakes_a_figure_whose_page_drops_upd
     import asyncio
     ds = sine_classes(30)
     feats = torch.randn(30, 8, generator=torch.Generator().manual_seed(0))
-    ex = latent_explorer(np.random.default_rng(0).normal(size=(30, 2)), ds, features=feats, neighbours=4)
+    ex = LatentExplorer(np.random.default_rng(0).normal(size=(30, 2)), ds, features=feats, neighbours=4)
     ex.STALE_SECONDS = 0.05
     ex.widget
     first_map, first_signal = ex.scatter, ex.signal
@@ -248,7 +246,7 @@ def test_latent_click_updates_in_place_and_remakes_a_figure_whose_page_drops_upd
 def test_latent_figures_are_probed_when_the_page_draws_them():
     """Before any click: a figure whose page never answers the edit it gets on being drawn is made anew."""
     import asyncio
-    ex = latent_explorer(np.random.default_rng(0).normal(size=(30, 2)), sine_classes(30))
+    ex = LatentExplorer(np.random.default_rng(0).normal(size=(30, 2)), sine_classes(30))
     ex.STALE_SECONDS = 0.05
     ex.widget
     first_map, first_signal = ex.scatter, ex.signal

@@ -10,9 +10,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .plots import PALETTE, _color, _done
-
-MARKERS = "osD^vP*Xh"
+from .style import MARKERS, PALETTE, detached, palette_color
 
 
 def _check(table, columns: tuple[str, ...], fn: str, made_by: str) -> None:
@@ -36,14 +34,14 @@ def plot_accuracy_vs_budget(table, chance: float | None = None):
     for i, (name, group) in enumerate(table.groupby("strategy", sort=False)):
         x, mean, sd = _mean_std(group, "labels")
         ax.errorbar(x, mean, yerr=sd, marker=MARKERS[i % len(MARKERS)], ms=5, lw=1.6, capsize=3,
-                    color=_color(i), label=name)
+                    color=palette_color(i), label=name)
     if chance is not None:
         ax.axhline(chance, color="grey", ls=":", lw=1, label="chance")
     ax.set_xscale("log")
     ax.set(xlabel="labelled training samples", ylabel="test accuracy", title="Accuracy against label budget")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="best")
-    return _done(fig)
+    return detached(fig)
 
 
 def plot_accuracy_vs_parameters(table, budget=None):
@@ -62,14 +60,14 @@ def plot_accuracy_vs_parameters(table, budget=None):
         x = float(group["trainable_params"].mean())
         mean, sd = group["accuracy"].mean(), group["accuracy"].std() if len(group) > 1 else 0.0
         ax.errorbar([x], [mean], yerr=[sd], marker=MARKERS[i % len(MARKERS)], ms=7, capsize=3,
-                    color=_color(i), label=name)
+                    color=palette_color(i), label=name)
         ax.annotate(name, (x, mean), textcoords="offset points", xytext=(6, 4), fontsize=8)
     ax.set_xscale("log")
     ax.set(xlabel="trainable parameters", ylabel="test accuracy",
            title=f"Accuracy against trainable parameters ({int(rows['labels'].iloc[0])} labels)")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="best")
-    return _done(fig)
+    return detached(fig)
 
 
 def plot_forgetting(table):
@@ -92,4 +90,4 @@ def plot_forgetting(table):
     ax.set_xticks(x + width * len(strategies) / 2, targets)
     ax.set(ylabel="probe accuracy", ylim=(0, 1), title="What the adapted features still tell")
     ax.legend(fontsize=8, loc="best")
-    return _done(fig)
+    return detached(fig)

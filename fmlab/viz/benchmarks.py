@@ -9,8 +9,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .adaptation import MARKERS
-from .plots import _color, _done
+from .style import MARKERS, detached, palette_color
 
 
 def _check(result, benchmark: str, keys: tuple[str, ...], fn: str) -> None:
@@ -38,7 +37,7 @@ def plot_ucr(result: dict, rows: list[str] | None = None):
     fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
     x, width = np.arange(len(names)), 0.8 / max(1, len(rows))
     for i, row in enumerate(rows):
-        ax.bar(x - 0.4 + (i + 0.5) * width, [table[n].get(row, np.nan) for n in names], width, color=_color(i),
+        ax.bar(x - 0.4 + (i + 0.5) * width, [table[n].get(row, np.nan) for n in names], width, color=palette_color(i),
                label=row)
     for j, (ref, r) in enumerate(result["references"].items()):
         ax.scatter(x, [r["accuracy"].get(n, np.nan) for n in names], marker=MARKERS[j], s=60, color="black",
@@ -48,7 +47,7 @@ def plot_ucr(result: dict, rows: list[str] | None = None):
            title=f"UCR/UEA, frozen features + SVM ({result['profile']} profile)")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=7, loc="lower left", ncol=2)
-    return _done(fig)
+    return detached(fig)
 
 
 def plot_label_efficiency(result: dict, rows: list[str] | None = None):
@@ -67,7 +66,7 @@ def plot_label_efficiency(result: dict, rows: list[str] | None = None):
     fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
     for i, row in enumerate(rows):
         acc = [summary[row][b]["accuracy"] for b in result["budgets"]]
-        ax.plot(labels, acc, marker=MARKERS[i % len(MARKERS)], color=_color(i), lw=1.6, label=row)
+        ax.plot(labels, acc, marker=MARKERS[i % len(MARKERS)], color=palette_color(i), lw=1.6, label=row)
     for j, (name, acc) in enumerate(result["references"]["accuracy"].items()):  # the paper trained on all 4,000
         ax.scatter([4000], [acc], marker="*v^sD"[j % 5], s=50, facecolors="none", edgecolors="black", zorder=3,
                    label=f"{name} (paper) {acc:.2f}")
@@ -76,4 +75,4 @@ def plot_label_efficiency(result: dict, rows: list[str] | None = None):
            title=f"MNIST-1D label efficiency ({result['profile']} profile)")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    return _done(fig)
+    return detached(fig)

@@ -3,7 +3,7 @@ the EMA schedule, collapse monitors, and what a frozen encoder's features encode
 
     fig = plot_augmentations(ds.x[0], {"jitter": Jitter(0.1), "scale": Scale()}, fs=ds.fs, names=ds.channels)
     fig = plot_collapse(hist, dim=encoder.dim)       # a JEPA History: emb_std, eff_rank, probe_acc
-Every helper returns a Figure (detached from pyplot, as in plots.py).
+Every helper returns a Figure (detached from pyplot; conventions in style.py).
 """
 from __future__ import annotations
 
@@ -13,7 +13,22 @@ import torch
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from ..pretrain.ema import momentum_at
-from .plots import HIDDEN, PALETTE, _channel_index, _color, _done, _label, _one_signal, _stack, _time_axis
+from .style import (HIDDEN, PALETTE, channel_indices, channel_label, detached, one_signal, palette_color, smoothed,
+                    stack_traces, time_axis)
+
+
+def _views(a: np.ndarray, augmentations: dict, seed: int) -> list[tuple[str, np.ndarray]]:
+    """(name, the signal a [C, T] under that augmentation), the i-th drawn from seed + i in a forked generator."""
+    views = []
+    for i, (name, aug) in enumerate(augmentations.items()):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed + i)
+            y = aug(torch.as_tensor(a, dtype=torch.float32)[None])
+        if tuple(y.shape) != (1, *a.shape):
+            raise ValueError(f"plot_augmentations: {name!r} turned [1, {a.shape[0]}, {a.shape[1]}] into "
+                             f"{tuple(y.shape)}; an augmentation must keep the shape")
+        views.append((name, y[0].double().numpy()))
+    return views
 
 
 def plot_augmentations(x, augmentations: dict, fs: float = 1.0, channels=None, names=None,
@@ -24,14 +39,14 @@ def plot_augmentations(x, augmentations: dict, fs: float = 1.0, channels=None, n
     and how much the spectrum changed (mean |dB| per channel and frequency bin), both over all channels.
     ``channels``: indices or names (default up to 4 spread over the montage); ``seconds``: show only
     the start of the traces; ``seed`` fixes the random draws (the global generator is left alone)."""
-    a = _one_signal(x, "plot_augmentations")
+    a = one_signal(x, "plot_augmentations")
     if not isinstance(augmentations, dict) or not augmentations or not all(map(callable, augmentations.values())):
         raise ValueError(f"plot_augmentations: expected a non-empty dict name -> augmentation callable, "
                          f"got {type(augmentations).__name__}")
     n_ch, length = a.shape
     default = np.unique(np.linspace(0, n_ch - 1, min(4, n_ch)).round().astype(int)).tolist()
-    idx = _channel_index(default if channels is None else channels, names, n_ch, "plot_augmentations")
-    t, xlabel = _time_axis(fs, length)
+    idx = channel_indices(default if channels is None else channels, names, n_ch, "plot_augmentations")
+    t, xlabel = time_axis(fs, length)
     shown = t < seconds if seconds else slice(None)
     groups = np.array_split(np.arange(1, length // 2 + 1), min(32, length // 2))  # frequency bins, DC left out
     freqs = np.array([g.mean() * fs / length for g in groups])
@@ -40,15 +55,7 @@ def plot_augmentations(x, augmentations: dict, fs: float = 1.0, channels=None, n
         p = np.abs(np.fft.rfft(s, axis=-1)) ** 2
         return np.maximum(np.log10(np.stack([p[:, g].mean(-1) for g in groups], -1) + 1e-30), floor)
 
-    rows = [("original", a)]
-    for i, (name, aug) in enumerate(augmentations.items()):
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed + i)
-            y = aug(torch.as_tensor(a, dtype=torch.float32)[None])
-        if tuple(y.shape) != (1, n_ch, length):
-            raise ValueError(f"plot_augmentations: {name!r} turned [1, {n_ch}, {length}] into {tuple(y.shape)}; "
-                             f"an augmentation must keep the shape")
-        rows.append((name, y[0].double().numpy()))
+    rows = [("original", a), *_views(a, augmentations, seed)]
     spacing = 4 * float(np.median(a[idx].std(-1))) or 1.0
     colors = [c for c in PALETTE if c != "#F0E442"]  # yellow is too faint for thin traces
     mean_log = lambda p: np.log10((10.0 ** p[idx]).mean(0))  # the drawn channels' mean power, in log10
@@ -60,10 +67,11 @@ def plot_augmentations(x, augmentations: dict, fs: float = 1.0, channels=None, n
         trace, spec = axes[r]
         color, p = colors[r % len(colors)], log_power(s, floor)
         if r:
-            _stack(trace, t[shown], a[idx][:, shown], [""] * len(idx), colors=[HIDDEN] * len(idx), spacing=spacing)
+            stack_traces(trace, t[shown], a[idx][:, shown], [""] * len(idx), colors=[HIDDEN] * len(idx),
+                         spacing=spacing)
             spec.plot(freqs, mean_log(p0), color=HIDDEN, lw=1.5)
-        _stack(trace, t[shown], s[idx][:, shown], [_label(names, c) for c in idx], colors=[color] * len(idx),
-               spacing=spacing)
+        stack_traces(trace, t[shown], s[idx][:, shown], [channel_label(names, c) for c in idx],
+                     colors=[color] * len(idx), spacing=spacing)
         spec.plot(freqs, mean_log(p), color=color, lw=1.2)
         wave = np.sqrt(((s - a) ** 2).mean() / max((a ** 2).mean(), 1e-24))
         change = f": waveform change {wave:.0%}, spectrum change {10 * np.abs(p - p0).mean():.1f} dB" if r else ""
@@ -77,7 +85,7 @@ def plot_augmentations(x, augmentations: dict, fs: float = 1.0, channels=None, n
     axes[-1, 1].set_xlabel("frequency (Hz)" if fs != 1 else "frequency (1 / step)")
     axes[0, 1].set_title("log10 power (drawn channels)", fontsize=9)
     fig.suptitle("one signal, several views (grey: the original)")
-    return _done(fig)
+    return detached(fig)
 
 
 def plot_ema_schedule(total_steps: int, start: float = 0.996, end: float = 1.0):
@@ -105,7 +113,7 @@ def plot_ema_schedule(total_steps: int, start: float = 0.996, end: float = 1.0):
     right.yaxis.set_minor_formatter(NullFormatter())
     for ax in (left, right):
         ax.grid(alpha=0.3)
-    return _done(fig)
+    return detached(fig)
 
 
 def plot_collapse(hist, dim: int | None = None, batch_size: int | None = None):
@@ -130,13 +138,10 @@ def plot_collapse(hist, dim: int | None = None, batch_size: int | None = None):
     for i, (ax, (key, label, collapsed, healthy)) in enumerate(zip(axes[0], panels)):
         s, v = map(np.asarray, zip(*hist.metrics[key]))
         if key == "probe_acc":
-            ax.plot(s, v, "o-", ms=4, color=_color(2))
+            ax.plot(s, v, "o-", ms=4, color=palette_color(2))
         else:
-            smooth, alpha = v.astype(float), 2 / (max(2, len(v) // 20) + 1)  # exponential moving average
-            for j in range(1, len(v)):
-                smooth[j] = alpha * v[j] + (1 - alpha) * smooth[j - 1]
-            ax.plot(s, v, color=_color(i), alpha=0.3, lw=0.8)
-            ax.plot(s, smooth, color=_color(i), lw=1.8)
+            ax.plot(s, v, color=palette_color(i), alpha=0.3, lw=0.8)
+            ax.plot(s, smoothed(v), color=palette_color(i), lw=1.8)
             ax.axhline(collapsed, color=PALETTE[3], ls="--", lw=1, label=f"collapsed ({collapsed:g})")
             if healthy:
                 what = "spread evenly" if key == "emb_std" else "at most"
@@ -146,7 +151,7 @@ def plot_collapse(hist, dim: int | None = None, batch_size: int | None = None):
         ax.set(xlabel="step", ylabel=label, title=f"{label}: {v[-1]:.3g} at the end")
         ax.grid(alpha=0.3)
     fig.suptitle("is it collapsing? all inputs to one point: std → 0; onto a few directions: rank → 1")
-    return _done(fig)
+    return detached(fig)
 
 
 def majority_chance(data, keys=("state", "subject")) -> dict[str, float]:
@@ -177,7 +182,7 @@ def plot_what_it_encodes(scores: dict, chance: dict | None = None, data=None):
     for i, (name, s) in enumerate(scores.items()):
         pos = np.arange(len(props)) - 0.4 + (i + 0.5) * width
         vals = np.array([s.get(p, np.nan) for p in props], dtype=float)
-        bars = ax.bar(pos, vals, width * 0.92, color=_color(i), label=name)
+        bars = ax.bar(pos, vals, width * 0.92, color=palette_color(i), label=name)
         ax.bar_label(bars, [f"{v:.2f}" if np.isfinite(v) else "" for v in vals], fontsize=7, padding=1)
     marked = [(j, p) for j, p in enumerate(props) if p in chance]
     for n, (j, p) in enumerate(marked):
@@ -189,4 +194,4 @@ def plot_what_it_encodes(scores: dict, chance: dict | None = None, data=None):
            title="what the frozen features encode (linear probes)")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    return _done(fig)
+    return detached(fig)

@@ -2,7 +2,7 @@
 
     fig = plot_reconstructions(fmlab.pretrain.reference_objective("mae-small"), {"eeg": eeg, "GunPoint": gp})
     fig = plot_sources_embedding(xy, sources)      # xy [N, 2] (umap_embedding), sources [N] dataset names
-Every helper returns a Figure detached from pyplot (conventions in plots.py).
+Every helper returns a Figure detached from pyplot (conventions in style.py).
 """
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import numpy as np
 import torch
 
 from ..data.core import SignalDataset
-from .plots import _color, _done, _time_axis
-from .reconstruction import ORIGINAL, RECON, SHADE
+from .style import ORIGINAL, RECON, SHADE, detached, palette_color, time_axis
 
 
 @torch.no_grad()
@@ -34,7 +33,7 @@ def plot_reconstructions(objective, datasets: dict[str, SignalDataset], index: i
         c, t = x.shape[1:]
         masked = r["masked"][0].reshape(c, -1)[0].numpy()
         size = -(-t // len(masked))
-        time, xlabel = _time_axis(data.fs or 1.0, t)
+        time, xlabel = time_axis(data.fs or 1.0, t)
         dt = time[1] - time[0] if t > 1 else 1.0
         for p in np.flatnonzero(masked):
             ax.axvspan(time[min(p * size, t - 1)], time[min(p * size, t - 1)] + size * dt, color=SHADE, lw=0)
@@ -45,7 +44,7 @@ def plot_reconstructions(objective, datasets: dict[str, SignalDataset], index: i
         ax.set_title(f"{name}: [{c}, {t}], channel 0; {int(masked.sum())} of {len(masked)} patches hidden; "
                      f"error {err:.2f} of the variance", fontsize=9, loc="left")
         ax.set(xlabel=xlabel)
-    return _done(fig)
+    return detached(fig)
 
 
 def plot_sources_embedding(emb, sources, title: str = "one latent space, several datasets"):
@@ -58,7 +57,7 @@ def plot_sources_embedding(emb, sources, title: str = "one latent space, several
     fig, ax = plt.subplots(figsize=(7, 5.5), layout="constrained")
     for i, name in enumerate(dict.fromkeys(sources.tolist())):
         at = sources == name
-        ax.scatter(e[at, 0], e[at, 1], s=6, alpha=0.7, color=_color(i), label=f"{name} ({int(at.sum())})")
+        ax.scatter(e[at, 0], e[at, 1], s=6, alpha=0.7, color=palette_color(i), label=f"{name} ({int(at.sum())})")
     ax.set(xticks=[], yticks=[], title=title)
     ax.legend(fontsize=8, markerscale=2, loc="best")
-    return _done(fig)
+    return detached(fig)

@@ -1,8 +1,6 @@
-"""Matplotlib helpers for the notebooks: signals, tokens, masks, training runs (spectra: spectra.py).
+"""Matplotlib figures for the notebooks: signals, tokens, masks, training runs (spectra: spectra.py).
 
-Every helper returns a Figure and never calls plt.show(). The figure is detached from pyplot,
-so a notebook shows it once, as a cell's value; save it with ``fig.savefig(path)``.
-Colours are the Okabe-Ito palette (colour-blind safe); visible tokens are blue, hidden ones grey.
+Every helper returns a Figure detached from pyplot (the conventions and colours: style.py).
 """
 from __future__ import annotations
 
@@ -15,35 +13,8 @@ from matplotlib.ticker import MaxNLocator
 
 from ..data.core import SignalDataset
 from ..masking import MASK_KINDS, make_mask
-
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
-VISIBLE, HIDDEN = PALETTE[0], "#c8c8c8"
-
-
-def _color(i: int) -> str:
-    return PALETTE[i % len(PALETTE)]
-
-
-def _done(fig):
-    plt.close(fig)  # detach from pyplot: no second copy in a notebook, no pile of open figures
-    return fig
-
-
-def _check_ds(ds, fn: str) -> None:
-    if not isinstance(ds, SignalDataset):
-        raise ValueError(f"{fn}: expected a SignalDataset (from fmlab.data.load), got {type(ds).__name__}")
-    if len(ds) == 0:
-        raise ValueError(f"{fn}: the dataset {ds.name!r} is empty")
-
-
-def _one_signal(x, fn: str) -> np.ndarray:
-    """One signal as a float array [C, T]; a 1-D [T] counts as one channel."""
-    a = np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x, dtype=np.float64)
-    a = a[None] if a.ndim == 1 else a
-    if a.ndim != 2:
-        raise ValueError(f"{fn}: expected one signal [C, T] (or [T]), got shape {a.shape}; "
-                         f"pick one sample, e.g. ds.x[0]")
-    return a
+from .style import (HIDDEN, PALETTE, VISIBLE, artifact_keys, channel_indices, channel_label, check_dataset, detached,
+                    one_signal, palette_color, smoothed, stack_traces, time_axis)
 
 
 def _patches(a: np.ndarray, patch_size: int, fn: str) -> int:
@@ -51,51 +22,6 @@ def _patches(a: np.ndarray, patch_size: int, fn: str) -> int:
         raise ValueError(f"{fn}: patch_size must be a positive int that divides the length {a.shape[1]}, "
                          f"got {patch_size!r}; the length does not cut into patches of that size")
     return a.shape[1] // patch_size
-
-
-def _channel_index(channels, names, count: int, fn: str) -> list[int]:
-    """None -> every channel; ints or channel names -> indices into [0, count)."""
-    if channels is None:
-        return list(range(count))
-    out = []
-    for ch in [channels] if isinstance(channels, (int, str)) else channels:
-        if isinstance(ch, str) and ch not in (names or []):
-            raise ValueError(f"{fn}: unknown channel {ch!r}; known: {list(names or [])} (or use indices)")
-        if not isinstance(ch, str) and not 0 <= int(ch) < count:
-            raise ValueError(f"{fn}: channel index {ch} is out of range for {count} channels")
-        out.append(list(names).index(ch) if isinstance(ch, str) else int(ch))
-    if not out:
-        raise ValueError(f"{fn}: channels is empty; pass None for all, or a list of indices or names")
-    return out
-
-
-def _label(names, c: int) -> str:
-    return names[c] if names else f"ch {c}"
-
-
-def _time_axis(fs: float, length: int) -> tuple[np.ndarray, str]:
-    return (np.arange(length, dtype=float), "time step") if fs == 1 else (np.arange(length) / fs, "time (s)")
-
-
-def _stack(ax, t, traces: np.ndarray, labels, colors=None, spacing: float | None = None) -> np.ndarray:
-    """Draw traces [k, T] top to bottom at one shared scale, labelled on the y axis; returns the offsets."""
-    spacing = spacing or 4 * float(np.median(traces.std(-1))) or 1.0
-    offsets = -spacing * np.arange(len(traces))
-    shown = traces - traces.mean(-1, keepdims=True) + offsets[:, None]
-    for i, trace in enumerate(shown):
-        ax.plot(t, trace, lw=0.8, color=colors[i] if colors else PALETTE[0])
-    ax.set_yticks(offsets, labels)
-    ax.set_ylabel("channel (traces offset, one scale)")
-    drawn_before = len(ax.lines) > len(shown)  # a second stack on the same axes keeps the first one in view
-    lo, hi = ax.get_ylim() if drawn_before else (np.inf, -np.inf)
-    ax.set_ylim(min(lo, shown.min(), offsets[-1] - spacing / 2), max(hi, shown.max(), spacing / 2))
-    ax.set_xlim(t[0], t[-1])
-    return offsets
-
-
-def _artifact_keys(ds: SignalDataset) -> list[str]:
-    """Artifact flags are the bool entries of ds.meta (eeg: blink, muscle, line_noise, pop)."""
-    return [k for k, v in ds.meta.items() if v.dtype == torch.bool]
 
 
 def plot_history(hist, ax=None):
@@ -113,9 +39,7 @@ def plot_history(hist, ax=None):
     if own:
         _, ax = plt.subplots(figsize=(7, 3.6), layout="constrained")
     steps, loss = np.asarray(hist.step, dtype=float), np.asarray(hist.loss, dtype=float)
-    smooth, alpha = loss.copy(), 2 / (max(2, len(loss) // 20) + 1)  # exponential moving average
-    for i in range(1, len(loss)):
-        smooth[i] = alpha * loss[i] + (1 - alpha) * smooth[i - 1]
+    smooth = smoothed(loss)
     ax.plot(steps, loss, color=PALETTE[0], alpha=0.3, lw=0.8)
     handles = ax.plot(steps, smooth, color=PALETTE[0], lw=1.8, label="loss (smoothed)")
     if (loss > 0).all():
@@ -126,10 +50,10 @@ def plot_history(hist, ax=None):
     if evaluations:
         twin = ax.twinx()
         for i, (name, points) in enumerate(sorted(evaluations.items())):
-            handles += twin.plot(*zip(*points), "o-", ms=3.5, lw=1.2, color=_color(i + 1), label=name)
+            handles += twin.plot(*zip(*points), "o-", ms=3.5, lw=1.2, color=palette_color(i + 1), label=name)
         twin.set_ylabel(", ".join(name.replace("_", " ") for name in sorted(evaluations)))
     ax.legend(handles=handles, loc="best", fontsize=8)
-    return _done(ax.figure) if own else ax.figure
+    return detached(ax.figure) if own else ax.figure
 
 
 def plot_signals(ds: SignalDataset, index: int = 0, channels=None, seconds: float | None = None):
@@ -137,35 +61,36 @@ def plot_signals(ds: SignalDataset, index: int = 0, channels=None, seconds: floa
 
     ``channels``: indices or names (default all); ``seconds``: show only the first seconds
     (time steps when ds.fs is 1)."""
-    _check_ds(ds, "plot_signals")
+    check_dataset(ds, "plot_signals")
     if not -len(ds) <= index < len(ds):
         raise ValueError(f"plot_signals: index {index} is out of range for {len(ds)} samples")
     if seconds is not None and not seconds > 0:
         raise ValueError(f"plot_signals: seconds must be positive, got {seconds}")
-    idx = _channel_index(channels, ds.channels, ds.x.shape[1], "plot_signals")
-    t, xlabel = _time_axis(ds.fs, ds.x.shape[2])
+    idx = channel_indices(channels, ds.channels, ds.x.shape[1], "plot_signals")
+    t, xlabel = time_axis(ds.fs, ds.x.shape[2])
     keep = t < seconds if seconds is not None else slice(None)
     fig, ax = plt.subplots(figsize=(9, max(2.4, 0.9 + 0.3 * len(idx))), layout="constrained")
-    offsets = _stack(ax, t[keep], ds.x[index, idx].cpu().numpy()[:, keep], [_label(ds.channels, c) for c in idx])
+    offsets = stack_traces(ax, t[keep], ds.x[index, idx].cpu().numpy()[:, keep],
+                           [channel_label(ds.channels, c) for c in idx])
     title = f"{ds.name} #{index % len(ds)}: {ds.classes[int(ds.y[index])]}"
     if "subject" in ds.meta:
         title += f" · subject {int(ds.meta['subject'][index])}"
-    if _artifact_keys(ds):
-        title += f" · artifacts: {', '.join(k for k in _artifact_keys(ds) if ds.meta[k][index]) or 'none'}"
+    if artifact_keys(ds):
+        title += f" · artifacts: {', '.join(k for k in artifact_keys(ds) if ds.meta[k][index]) or 'none'}"
     unit = " µV" if ds.name == "eeg" else ""
     gap = f"traces {offsets[0] - offsets[1]:.3g}{unit} apart" if len(idx) > 1 else ""
     ax.set(xlabel=xlabel, ylabel=gap, title=title)
-    return _done(fig)
+    return detached(fig)
 
 
 def plot_examples(ds: SignalDataset, per_class: int = 3):
     """A grid classes x ``per_class`` samples of ds.x [N, C, T]: all channels when C <= 6, else channel 0."""
-    _check_ds(ds, "plot_examples")
+    check_dataset(ds, "plot_examples")
     if per_class < 1:
         raise ValueError(f"plot_examples: per_class must be at least 1, got {per_class}")
     x, y = ds.x.cpu().numpy(), ds.y.cpu().numpy()
     idx = list(range(x.shape[1])) if x.shape[1] <= 6 else [0]
-    t, xlabel = _time_axis(ds.fs, x.shape[2])
+    t, xlabel = time_axis(ds.fs, x.shape[2])
     k = len(ds.classes)
     fig, axes = plt.subplots(k, per_class, figsize=(2.8 * per_class + 0.8, (1.1 if k <= 6 else 0.85) * k + 0.9),
                              squeeze=False, sharex=True, sharey=True, layout="constrained")
@@ -174,7 +99,7 @@ def plot_examples(ds: SignalDataset, per_class: int = 3):
         for s, ax in enumerate(axes[c]):
             if s < len(members):
                 for n, ch in enumerate(idx):
-                    ax.plot(t, x[members[s], ch], lw=0.9, color=_color(n), label=_label(ds.channels, ch))
+                    ax.plot(t, x[members[s], ch], lw=0.9, color=palette_color(n), label=channel_label(ds.channels, ch))
                 ax.text(0.98, 0.92, f"#{members[s]}", transform=ax.transAxes, ha="right", va="top", fontsize=7)
             ax.tick_params(labelsize=7)
         axes[c, 0].set_ylabel(ds.classes[c], fontsize=9)
@@ -183,22 +108,22 @@ def plot_examples(ds: SignalDataset, per_class: int = 3):
     if len(idx) > 1:
         fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncols=len(idx), fontsize=8)
     shown = ("one channel" if x.shape[1] == 1 else "all channels" if len(idx) > 1
-             else f"channel {_label(ds.channels, 0)} of {x.shape[1]}")
+             else f"channel {channel_label(ds.channels, 0)} of {x.shape[1]}")
     fig.suptitle(f"{ds.name}: {per_class} samples per class ({shown})")
-    return _done(fig)
+    return detached(fig)
 
 
 def plot_tokens(x, patch_size: int, channels=None, names=None):
     """How one signal x [C, T] becomes C * P tokens: a few ``channels`` (default the first 3) cut into
     patches (top), and the token grid [C, P] with each token's index c * P + p (bottom)."""
-    a = _one_signal(x, "plot_tokens")
+    a = one_signal(x, "plot_tokens")
     n_ch, length = a.shape
     n_p = _patches(a, patch_size, "plot_tokens")
-    idx = _channel_index(list(range(min(3, n_ch))) if channels is None else channels, names, n_ch, "plot_tokens")
+    idx = channel_indices(list(range(min(3, n_ch))) if channels is None else channels, names, n_ch, "plot_tokens")
     fig, (top, grid) = plt.subplots(2, 1, figsize=(9, 1.6 + 0.55 * len(idx) + 0.18 * n_ch),
                                     height_ratios=[0.8 + 0.55 * len(idx), 0.8 + 0.18 * n_ch], layout="constrained")
-    colors = [_color(i) for i in range(len(idx))]
-    offsets = _stack(top, np.arange(length, dtype=float), a[idx], [_label(names, c) for c in idx], colors)
+    colors = [palette_color(i) for i in range(len(idx))]
+    offsets = stack_traces(top, np.arange(length, dtype=float), a[idx], [channel_label(names, c) for c in idx], colors)
     spacing = offsets[0] - offsets[1] if len(idx) > 1 else top.get_ylim()[1]
     for b in range(n_p + 1):
         top.axvline(b * patch_size - 0.5, color="0.55", lw=0.7, ls=":")
@@ -217,10 +142,10 @@ def plot_tokens(x, patch_size: int, channels=None, names=None):
         for c in range(n_ch):
             for p in range(n_p):
                 grid.text(p, c, str(c * n_p + p), ha="center", va="center", fontsize=6.5 if n_p > 16 else 7.5)
-    grid.set_yticks(range(n_ch), [_label(names, c) for c in range(n_ch)] if n_ch <= 32 else None, fontsize=7)
+    grid.set_yticks(range(n_ch), [channel_label(names, c) for c in range(n_ch)] if n_ch <= 32 else None, fontsize=7)
     grid.set(xlabel="time patch p", ylabel="channel c", title=f"token grid [C, P] = [{n_ch}, {n_p}] → "
              f"{n_ch * n_p} tokens, channel-major: token c·P + p (row after row)")
-    return _done(fig)
+    return detached(fig)
 
 
 def plot_masks(channels: int, patches: int, ratios=(0.25, 0.5, 0.75), kinds=MASK_KINDS, seed: int = 0):
@@ -254,13 +179,13 @@ def plot_masks(channels: int, patches: int, ratios=(0.25, 0.5, 0.75), kinds=MASK
     fig.legend(handles=[Patch(color=VISIBLE, label="visible"), Patch(color=HIDDEN, label="hidden")],
                loc="outside lower center", ncols=2, fontsize=8)
     fig.suptitle(f"masks over {channels} channels x {patches} patches (seed {seed})")
-    return _done(fig)
+    return detached(fig)
 
 
 def plot_masked_signal(x, masked, patch_size: int, channels=None, names=None):
     """What the encoder sees: signal x [C, T] with the tokens where ``masked`` [C * P] (or [1, C * P],
     [C, P]; True = hidden, channel-major) greyed out. ``channels``: rows to draw (default all)."""
-    a = _one_signal(x, "plot_masked_signal")
+    a = one_signal(x, "plot_masked_signal")
     n_ch, length = a.shape
     n_p = _patches(a, patch_size, "plot_masked_signal")
     m = np.asarray(masked.detach().cpu() if isinstance(masked, torch.Tensor) else masked).astype(bool)
@@ -268,10 +193,10 @@ def plot_masked_signal(x, masked, patch_size: int, channels=None, names=None):
         raise ValueError(f"plot_masked_signal: masked must hold C * P = {n_ch} * {n_p} = {n_ch * n_p} values "
                          f"(one per token, channel-major), got shape {m.shape}")
     m = m.reshape(n_ch, n_p)
-    idx = _channel_index(channels, names, n_ch, "plot_masked_signal")
+    idx = channel_indices(channels, names, n_ch, "plot_masked_signal")
     fig, ax = plt.subplots(figsize=(9, max(2.4, 1.0 + 0.3 * len(idx))), layout="constrained")
     t = np.arange(length, dtype=float)
-    offsets = _stack(ax, t, a[idx], [_label(names, c) for c in idx], colors=[HIDDEN] * len(idx))
+    offsets = stack_traces(ax, t, a[idx], [channel_label(names, c) for c in idx], colors=[HIDDEN] * len(idx))
     spacing = offsets[0] - offsets[1] if len(idx) > 1 else ax.get_ylim()[1]
     hidden = np.repeat(m, patch_size, axis=1)  # [C, T]
     for i, c in enumerate(idx):
@@ -283,4 +208,4 @@ def plot_masked_signal(x, masked, patch_size: int, channels=None, names=None):
         ax.axvline(b * patch_size - 0.5, color="0.8", lw=0.5, ls=":")
     ax.set(xlabel="time step", title=f"what the encoder sees: {int((~m).sum())} of {m.size} tokens visible "
                                      f"({m.mean():.0%} hidden, grey)")
-    return _done(fig)
+    return detached(fig)

@@ -3,7 +3,7 @@
     res = mae.reconstruct(x, ratio=0.75)          # {"input", "recon" [B, C, T], "masked" [B, N], "error" [B, N]}
     plot_reconstruction(res, names=ds.channels, fs=ds.fs)
     plot_spectrum_reconstruction(spec.reconstruct(x), fs=ds.fs)   # MaskedSpectrum: log-magnitudes per patch
-Every helper returns a Figure detached from pyplot (conventions in plots.py); hidden tokens are shaded.
+Every helper returns a Figure detached from pyplot (conventions in style.py); hidden tokens are shaded.
 """
 from __future__ import annotations
 
@@ -14,9 +14,7 @@ from matplotlib.colors import PowerNorm
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
-from .plots import PALETTE, _channel_index, _color, _done, _label, _time_axis
-
-ORIGINAL, RECON, SHADE = "0.55", PALETTE[3], "0.92"
+from .style import ORIGINAL, PALETTE, RECON, SHADE, channel_indices, channel_label, detached, palette_color, time_axis
 
 
 def _unpack(result: dict, index: int, keys: tuple[str, ...], fn: str):
@@ -41,7 +39,7 @@ def _error_map(ax, err: np.ndarray, masked: np.ndarray, names, t_end: float, xla
                    norm=PowerNorm(0.5),  # square-root scale: a few large errors don't wash out the rest
                    extent=(0, t_end, len(err) - 0.5, -0.5))
     ax.figure.colorbar(im, ax=ax, pad=0.01, label=f"squared error\n({unit})")
-    labels = [_label(names, c) for c in range(len(err))] if len(err) <= 32 else None
+    labels = [channel_label(names, c) for c in range(len(err))] if len(err) <= 32 else None
     ax.set_yticks(range(len(err)), labels, fontsize=7)
     ax.set(xlabel=xlabel, ylabel="channel", title=f"error per hidden patch (white: visible, not scored); "
                                                   f"mean {err[masked].mean():.3g}")
@@ -61,9 +59,9 @@ def plot_reconstruction(result: dict, index: int = 0, channels=None, names=None,
     then the per-patch error map [C, P]. ``label`` names the sample in the title (default "sample <index>")."""
     x, masked, err, size = _unpack(result, index, ("input", "recon", "masked", "error"), "plot_reconstruction")
     recon = result["recon"][index].detach().float().cpu().numpy()
-    idx = _channel_index(_default_channels(masked) if channels is None else channels, names, len(x),
+    idx = channel_indices(_default_channels(masked) if channels is None else channels, names, len(x),
                          "plot_reconstruction")
-    t, xlabel = _time_axis(fs or 1.0, x.shape[1])
+    t, xlabel = time_axis(fs or 1.0, x.shape[1])
     hidden = np.repeat(masked, size, axis=1)[:, : x.shape[1]]  # [C, T]
     heights = [1 + 0.55 * len(idx), 1 + 0.12 * len(x)]
     fig, (top, bottom) = plt.subplots(2, 1, sharex=True, layout="constrained", figsize=(10, 0.2 + sum(heights)),
@@ -79,7 +77,7 @@ def plot_reconstruction(result: dict, index: int = 0, channels=None, names=None,
         top.plot(t, x[c] - mean + o, color=ORIGINAL, lw=0.8)
         top.plot(t, np.where(hidden[c], np.nan, x[c]) - mean + o, color=PALETTE[0], lw=0.9)
         top.plot(t, np.where(hidden[c], recon[c], np.nan) - mean + o, color=RECON, lw=1.4)
-    top.set_yticks(-spacing * np.arange(len(idx)), [_label(names, c) for c in idx])
+    top.set_yticks(-spacing * np.arange(len(idx)), [channel_label(names, c) for c in idx])
     top.set_ylabel("channel (traces offset, one scale)")
     top.set(xlim=(t[0], t[-1] + dt), ylim=(-spacing * (len(idx) - 0.5), spacing / 2))
     variance = max(float(((x - x.mean(1, keepdims=True)) ** 2)[hidden].mean()), 1e-12)
@@ -96,7 +94,7 @@ def plot_reconstruction(result: dict, index: int = 0, channels=None, names=None,
                Line2D([], [], color=RECON, lw=1.4, label="reconstruction"), Patch(color=SHADE, label="hidden patch")]
     fig.legend(handles=handles, loc="outside upper center", ncols=4, fontsize=8, frameon=False)
     _error_map(bottom, err, masked, names, t[-1] + dt, xlabel, "share of the hidden samples' variance")
-    return _done(fig)
+    return detached(fig)
 
 
 def plot_spectrum_reconstruction(result: dict, index: int = 0, tokens: int = 3, names=None,
@@ -118,7 +116,7 @@ def plot_spectrum_reconstruction(result: dict, index: int = 0, tokens: int = 3, 
     axes = top.subplots(1, len(shown) + 1, sharey=True)
     n_p = masked.shape[1]
     where = lambda p: f"{p * size / fs:g}–{(p + 1) * size / fs:g} s" if fs else f"patch {p}"
-    panels = [(target[n], pred[n], f"{_label(names, n // n_p)}, {where(n % n_p)}: error {err.ravel()[n]:.2f}")
+    panels = [(target[n], pred[n], f"{channel_label(names, n // n_p)}, {where(n % n_p)}: error {err.ravel()[n]:.2f}")
               for n in shown]
     panels.append((target[hidden].mean(0), pred[hidden].mean(0), f"mean of all {len(hidden)} hidden patches"))
     for ax, (true, guess, title) in zip(axes, panels):
@@ -132,7 +130,7 @@ def plot_spectrum_reconstruction(result: dict, index: int = 0, tokens: int = 3, 
     top.suptitle(f"sample {index}: spectra of hidden patches, from lowest to highest error", fontsize=10)
     _error_map(bottom.subplots(), err, masked, names, x.shape[1] / (fs or 1.0),
                "time (s)" if fs else "time step", "log-magnitude")
-    return _done(fig)
+    return detached(fig)
 
 
 def plot_reconstruction_spectra(result: dict, fs: float, bands: dict | None = None):
@@ -160,7 +158,7 @@ def plot_reconstruction_spectra(result: dict, fs: float, bands: dict | None = No
              title=f"mean spectrum of {len(orig)} hidden patches ({size} samples each)")
     left.legend(fontsize=8)
     recovered = np.clip(1 - p_miss / np.maximum(p_orig, 1e-12), -1, 1)
-    right.plot(freqs, recovered, color=_color(2), lw=1.6, marker="o", ms=3)
+    right.plot(freqs, recovered, color=palette_color(2), lw=1.6, marker="o", ms=3)
     right.axhline(0, color="0.5", lw=0.8)
     right.set(xlabel="frequency (Hz)", ylabel="share of power recovered", ylim=(-1.05, 1.05),
               title="1 − missed / original (0: nothing recovered; clipped at −1)")
@@ -170,7 +168,7 @@ def plot_reconstruction_spectra(result: dict, fs: float, bands: dict | None = No
             ax.axvspan(lo, hi, color="0.93" if i % 2 else "0.86", zorder=0, lw=0)
             ax.text((lo + hi) / 2, 0.01 + 0.05 * (i % 2), name, transform=ax.get_xaxis_transform(), ha="center",
                     fontsize=7)
-    return _done(fig)
+    return detached(fig)
 
 
 def plot_ratio_sweep(ratios, accuracies, reference: dict[str, float] | None = None, chance: float | None = None,
@@ -189,16 +187,16 @@ def plot_ratio_sweep(ratios, accuracies, reference: dict[str, float] | None = No
                              f"{len(ratios)} ratios and {acc.shape} accuracies for {kind!r}")
         mean = acc.mean(1)
         label = f"{kind} masks, linear probe" + (f" ({acc.shape[1]} seeds: mean, range)" if acc.shape[1] > 1 else "")
-        ax.plot(ratios, mean, "o-", color=_color(i), lw=1.8, label=label)
+        ax.plot(ratios, mean, "o-", color=palette_color(i), lw=1.8, label=label)
         if noise:
-            ax.errorbar(ratios, mean, yerr=noise, fmt="none", ecolor=_color(i), capsize=3, lw=1)
+            ax.errorbar(ratios, mean, yerr=noise, fmt="none", ecolor=palette_color(i), capsize=3, lw=1)
         if acc.shape[1] > 1:
-            ax.fill_between(ratios, acc.min(1), acc.max(1), color=_color(i), alpha=0.15, lw=0)
+            ax.fill_between(ratios, acc.min(1), acc.max(1), color=palette_color(i), alpha=0.15, lw=0)
         best = int(np.argmax(mean))
         ax.annotate(f"best {mean[best]:.1%}", (ratios[best], mean[best]), textcoords="offset points",
-                    xytext=(0, 8 + 10 * i), ha="center", fontsize=8, color=_color(i))
+                    xytext=(0, 8 + 10 * i), ha="center", fontsize=8, color=palette_color(i))
     for i, (name, value) in enumerate((reference or {}).items()):
-        ax.axhline(value, color=_color(i + len(curves)), ls="--", lw=1.2, label=f"{name} ({value:.1%})")
+        ax.axhline(value, color=palette_color(i + len(curves)), ls="--", lw=1.2, label=f"{name} ({value:.1%})")
     if chance is not None:
         ax.axhline(chance, color="0.5", ls=":", lw=1, label=f"chance ({chance:.0%})")
     ax.set(xlabel="masking ratio (share of tokens hidden)", ylabel="probe accuracy (held-out subjects)",
@@ -206,4 +204,4 @@ def plot_ratio_sweep(ratios, accuracies, reference: dict[str, float] | None = No
     ax.grid(alpha=0.3)
     ax.margins(y=0.15)
     ax.legend(fontsize=8)
-    return _done(fig)
+    return detached(fig)

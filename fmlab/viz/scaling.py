@@ -1,14 +1,14 @@
 """Pictures of a scaling grid (fmlab.scaling): loss against data per model size, and against compute.
 
     fig = plot_scaling(runs, law, check=check_run, name="next-patch")
-Every helper returns a Figure detached from pyplot (conventions in plots.py).
+Every helper returns a Figure detached from pyplot (conventions in style.py).
 """
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .plots import _color, _done
+from .style import detached, palette_color
 
 
 def plot_scaling(runs: list[dict], law, check: dict | None = None, name: str = ""):
@@ -22,10 +22,10 @@ def plot_scaling(runs: list[dict], law, check: dict | None = None, name: str = "
     for i, w in enumerate(widths):
         rows = sorted((r for r in runs if r["width"] == w), key=lambda r: r["tokens"])
         d, loss, n = np.array([r["tokens"] for r in rows], float), [r["loss"] for r in rows], rows[0]["parameters"]
-        by_data.plot(d, loss, "o-", color=_color(i), label=f"width {w}: N = {n:,}")
+        by_data.plot(d, loss, "o-", color=palette_color(i), label=f"width {w}: N = {n:,}")
         more = np.logspace(np.log10(d.min()), np.log10(d.max() * 2), 40)
-        by_data.plot(more, law.predict(n, more), "--", color=_color(i), lw=0.8)
-        by_compute.scatter([r["flops"] for r in rows], loss, color=_color(i), s=18)
+        by_data.plot(more, law.predict(n, more), "--", color=palette_color(i), lw=0.8)
+        by_compute.scatter([r["flops"] for r in rows], loss, color=palette_color(i), s=18)
     flops = np.array([r["flops"] for r in runs + ([check] if check else [])], float)
     budget = np.logspace(np.log10(flops.min()), np.log10(flops.max() * 3), 40)
     by_compute.plot(budget, [law.optimal(c)["loss"] for c in budget], "k-", lw=1,
@@ -44,4 +44,4 @@ def plot_scaling(runs: list[dict], law, check: dict | None = None, name: str = "
                    title=f"{name}: loss against compute")
     by_data.legend(fontsize=7)
     by_compute.legend(fontsize=7)
-    return _done(fig)
+    return detached(fig)

@@ -1,6 +1,6 @@
 """Frequency-domain pictures of a dataset: spectra per class, scalp topographies, artifacts.
 
-Every helper returns a Figure detached from pyplot (see plots.py for the conventions).
+Every helper returns a Figure detached from pyplot (conventions in style.py).
 """
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import torch
 from matplotlib.patches import Circle
 
 from ..data.core import SignalDataset
-from .plots import (HIDDEN, _artifact_keys, _channel_index, _check_ds, _color, _done, _label, _stack,
-                    _time_axis)
+from .style import (HIDDEN, artifact_keys, channel_indices, channel_label, check_dataset, detached, palette_color,
+                    stack_traces, time_axis)
 
 
 def plot_spectra(ds: SignalDataset, channels=None, bands: dict | None = None):
@@ -20,9 +20,9 @@ def plot_spectra(ds: SignalDataset, channels=None, bands: dict | None = None):
     Default channels: the occipital ones (names starting with O) if any, else all.
     ``bands``: name -> (lo, hi) Hz to shade; default the EEG bands for the eeg dataset."""
     from ..data.spectral import BANDS, power_spectrum
-    _check_ds(ds, "plot_spectra")
+    check_dataset(ds, "plot_spectra")
     occipital = [c for c, n in enumerate(ds.channels or []) if n.upper().startswith("O")]
-    idx = _channel_index(channels if channels is not None else (occipital or None), ds.channels,
+    idx = channel_indices(channels if channels is not None else (occipital or None), ds.channels,
                          ds.x.shape[1], "plot_spectra")
     bands = (BANDS if ds.name == "eeg" else {}) if bands is None else bands
     freqs, psd = power_spectrum(ds.x[:, idx].cpu(), ds.fs)  # [F], [N, k, F]
@@ -35,14 +35,14 @@ def plot_spectra(ds: SignalDataset, channels=None, bands: dict | None = None):
     for c, cls in enumerate(ds.classes):
         if (y == c).any():
             q25, q75 = np.percentile(db[y == c], [25, 75], axis=0)
-            ax.fill_between(freqs, q25, q75, color=_color(c), alpha=0.15, lw=0)
-            ax.plot(freqs, db[y == c].mean(0), color=_color(c), lw=1.6, label=f"{cls} (n={int((y == c).sum())})")
-    where = ", ".join(_label(ds.channels, c) for c in idx) if len(idx) <= 6 else f"{len(idx)} channels"
+            ax.fill_between(freqs, q25, q75, color=palette_color(c), alpha=0.15, lw=0)
+            ax.plot(freqs, db[y == c].mean(0), color=palette_color(c), lw=1.6, label=f"{cls} (n={int((y == c).sum())})")
+    where = ", ".join(channel_label(ds.channels, c) for c in idx) if len(idx) <= 6 else f"{len(idx)} channels"
     ax.set(xlabel=f"frequency ({'Hz' if ds.fs != 1 else 'cycles / step'})", ylabel="power (dB)",
            xlim=(freqs[0], freqs[-1]), title=f"{ds.name}: mean spectrum per class over {where} (shade: middle 50%)")
     ax.legend(fontsize=8, loc="lower left")
     ax.grid(alpha=0.3)
-    return _done(fig)
+    return detached(fig)
 
 
 def plot_topomaps(ds: SignalDataset, bands: dict | None = None):
@@ -51,7 +51,7 @@ def plot_topomaps(ds: SignalDataset, bands: dict | None = None):
     Needs the eeg montage to place electrodes. ``bands``: name -> (lo, hi) Hz, default the EEG bands."""
     from ..data.eeg import CHANNEL_POSITIONS, CHANNELS
     from ..data.spectral import BANDS, log_band_power
-    _check_ds(ds, "plot_topomaps")
+    check_dataset(ds, "plot_topomaps")
     if list(ds.channels or []) != list(CHANNELS):
         raise ValueError(f"plot_topomaps: needs the eeg montage {list(CHANNELS)} to place electrodes; "
                          f"{ds.name!r} has channels {ds.channels}")
@@ -81,7 +81,7 @@ def plot_topomaps(ds: SignalDataset, bands: dict | None = None):
         fig.colorbar(filled, ax=axes[:, b], location="bottom", shrink=0.85, pad=0.02, label="log power (ln µV²)",
                      ticks=np.linspace(levels[0], levels[-1], 3), format="%.1f")
     fig.suptitle(f"{ds.name}: mean log band power per class (nose up; colours shared down each column)")
-    return _done(fig)
+    return detached(fig)
 
 
 def _artifact_scores(x: torch.Tensor, fs: float, flags: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
@@ -105,11 +105,11 @@ def plot_artifacts(ds: SignalDataset, top: int = 3):
     (left; grey: a clean sample of the same class) and the most changed channel's spectrum against
     the clean mean (right). Which channels change is measured, not assumed (see _artifact_scores)."""
     from ..data.spectral import power_spectrum
-    _check_ds(ds, "plot_artifacts")
-    kinds = [k for k in _artifact_keys(ds) if ds.meta[k].bool().any()]
+    check_dataset(ds, "plot_artifacts")
+    kinds = [k for k in artifact_keys(ds) if ds.meta[k].bool().any()]
     if not kinds:
         raise ValueError(f"plot_artifacts: {ds.name!r} has no artifact flags set in meta (keys {sorted(ds.meta)})")
-    every = torch.stack([ds.meta[k].bool().cpu() for k in _artifact_keys(ds)])  # [all kinds, N]
+    every = torch.stack([ds.meta[k].bool().cpu() for k in artifact_keys(ds)])  # [all kinds, N]
     flags, clean = torch.stack([ds.meta[k].bool().cpu() for k in kinds]), ~every.any(0)
     if not clean.any():
         raise ValueError(f"plot_artifacts: every sample of {ds.name!r} has an artifact; no clean one to compare")
@@ -117,7 +117,7 @@ def plot_artifacts(ds: SignalDataset, top: int = 3):
     scores = _artifact_scores(x, ds.fs, flags, clean)  # [A, N, C]
     freqs, psd = power_spectrum(x, ds.fs)
     db = 10 * torch.log10(psd + 1e-12)  # [N, C, F]
-    t, xlabel = _time_axis(ds.fs, x.shape[2])
+    t, xlabel = time_axis(ds.fs, x.shape[2])
     fig, axes = plt.subplots(len(kinds), 2, figsize=(10, 0.8 + 0.45 * len(kinds) * (min(top, x.shape[1]) + 1)),
                              width_ratios=[3, 1], squeeze=False, layout="constrained")
     for a, (kind, (ax, spec)) in enumerate(zip(kinds, axes)):
@@ -128,19 +128,20 @@ def plot_artifacts(ds: SignalDataset, top: int = 3):
         j = int(same[0] if len(same) else clean.nonzero()[0])
         idx = sorted(scores[a, i].argsort(descending=True)[:top].tolist())
         spacing = 4 * float(x[j, idx].std(-1).median()) or 1.0
-        _stack(ax, t, x[j, idx].numpy(), [], colors=[HIDDEN] * len(idx), spacing=spacing)
-        _stack(ax, t, x[i, idx].numpy(), [_label(ds.channels, c) for c in idx], [_color(3)] * len(idx), spacing)
+        stack_traces(ax, t, x[j, idx].numpy(), [], colors=[HIDDEN] * len(idx), spacing=spacing)
+        stack_traces(ax, t, x[i, idx].numpy(), [channel_label(ds.channels, c) for c in idx],
+                     [palette_color(3)] * len(idx), spacing)
         ax.set_title(f"{kind}: sample #{i} ({float(flags[a].float().mean()):.0%} of samples flagged); "
                      f"grey: clean sample #{j}", fontsize=10, loc="left")
         worst = int(scores[a, i].argmax())
         spec.plot(freqs, db[clean, worst].mean(0), color=HIDDEN, lw=1.5, label="clean mean")
-        spec.plot(freqs, db[i, worst], color=_color(3), lw=1, label=f"#{i}")
-        spec.set(ylabel="power (dB)", title=_label(ds.channels, worst))
+        spec.plot(freqs, db[i, worst], color=palette_color(3), lw=1, label=f"#{i}")
+        spec.set(ylabel="power (dB)", title=channel_label(ds.channels, worst))
         spec.grid(alpha=0.3)
     axes[-1, 0].set_xlabel(xlabel)
     axes[-1, 1].set_xlabel("frequency (Hz)" if ds.fs != 1 else "cycles / step")
     axes[0, 1].legend(fontsize=7)
     fig.suptitle(f"{ds.name}: each artifact on the channels it changes most")
-    return _done(fig)
+    return detached(fig)
 
 

@@ -1,7 +1,7 @@
 """The adaptation explorer of the explorer page (notebook 07): what a strategy trains, what one more task costs
 on disk, and what a quick fit on a few labels buys.
 
-    ex = adaptation_explorer(encoder, pool, test, steps=50)   # a notebook cell's value: the live panel
+    ex = AdaptationExplorer(encoder, pool, test, steps=50)   # a notebook cell's value: the live panel
     ex.controls["rank"].value = 16     # trainable parameters and task-delta bytes change at once (nothing trains)
     row = ex.fit()                     # what the fit button does: train on `labels` per class, measure on test
     ex.table                           # every fit so far, in fmlab.adapt.compare's columns
@@ -21,7 +21,9 @@ from ..adapt import STRATEGIES, build, save_delta
 from ..adapt.compare import ADAPTATIONS, COLUMNS, adapt_once, label_budget
 from ..data.core import SignalDataset
 from ..models import Encoder
-from .plots import _color
+from ..viz.offline import plotly_html
+from ..viz.style import palette_color
+from .live import static_note, widget_bundle, wire
 
 # the control that sets each strategy's one size argument: rank of LoRA, width of adapters, number of prompts
 SIZE_ARGUMENT = {"lora": "rank", "adapter": "bottleneck", "prompt_tuning": "num_prompts"}
@@ -136,7 +138,7 @@ class AdaptationExplorer:
             rows = [r for r in self.rows if r["strategy"].split("(")[0] == name]
             fig.add_scatter(x=[r["trainable_params"] for r in rows], y=[r["accuracy"] for r in rows], name=name,
                             mode="markers", text=[f"{r['strategy']}, {r['labels']} labels" for r in rows],
-                            marker=dict(size=10, color=_color(i)),
+                            marker=dict(size=10, color=palette_color(i)),
                             hovertemplate="%{text}<br>%{x:,} trainable: accuracy %{y:.1%}<extra></extra>")
         fig.add_hline(y=1 / self.test.num_classes, line=dict(dash="dot", color="grey"), annotation_text="chance")
         fig.update_xaxes(type="log", title_text="trainable parameters")
@@ -163,9 +165,7 @@ class AdaptationExplorer:
                                         continuous_update=False),
                 labels=w.IntSlider(value=s["labels"], min=1, max=self.most_labels,
                                    description="labels / class", continuous_update=False))
-            for key, control in self.controls.items():
-                control.observe(lambda change, key=key: self.update(**{key: change["new"]}), names="value")
-                control.add_class(f"fmlab-adapt-{key}")
+            wire(self.controls, self.update, "fmlab-adapt")
             button = w.Button(description=f"fit ({self.steps} steps)", button_style="primary")
             button.on_click(self._clicked)
             button.add_class("fmlab-adapt-fit")
@@ -192,18 +192,10 @@ class AdaptationExplorer:
     def _repr_mimebundle_(self, include=None, exclude=None):
         """The live panel for Jupyter and Voila; for viewers without a kernel the current setting's cost,
         the fits so far as a table, and their chart as a static plotly figure."""
-        from .embed import _plotly_html
-        bundle = self.widget._repr_mimebundle_(include=include, exclude=exclude)
-        bundle = dict(bundle[0] if isinstance(bundle, tuple) else bundle)
+        bundle = widget_bundle(self.widget, include, exclude)
         columns = ["strategy", "labels", "accuracy", "trainable_params", "delta_bytes", "train_seconds"]
         table = self.table[columns].to_html(index=False, float_format="{:.3g}".format) if self.rows else ""
-        bundle["text/html"] = ("<p><i>Static copy: the controls and the fit button need a live kernel (JupyterLab, "
-                               "or the page that <code>fmlab explore</code> serves).</i></p>"
-                               f"<p>{self.info.value}</p>{table}{_plotly_html(self._chart())}")
+        bundle["text/html"] = (static_note("the controls and the fit button") +
+                               f"<p>{self.info.value}</p>{table}{plotly_html(self._chart())}")
         bundle["text/plain"] = "AdaptationExplorer (the controls need a live Jupyter kernel)"
         return bundle
-
-
-def adaptation_explorer(encoder: Encoder, train: SignalDataset, test: SignalDataset, **kwargs) -> AdaptationExplorer:
-    """The live adaptation panel for a notebook cell or a Voila page; keyword arguments go to AdaptationExplorer."""
-    return AdaptationExplorer(encoder, train, test, **kwargs)

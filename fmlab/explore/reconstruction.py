@@ -1,13 +1,13 @@
-"""The masking explorer: sliders that redraw a trained MAE's mask and reconstruction at once.
+"""The reconstruction explorer of notebook 01: sliders that redraw a trained MAE's mask and reconstruction at once.
 
-    mask_explorer(mae, ds)                     # in a notebook: ratio slider, mask-kind menu, sample slider
-    ex = MaskExplorer(mae, ds)
+    ReconstructionExplorer(mae, ds)            # in a notebook: ratio slider, mask-kind menu, sample slider
+    ex = ReconstructionExplorer(mae, ds)
     ex.figure(0.5, "block", 3)                 # the same picture without a browser (a Figure)
     ex.render(0.99, "block", 3)                # a Figure, or the message saying why that mask cannot be made
 
-In a static report (papermill, HTML) the panel shows its first drawing as an image instead of the sliders.
-The explorer page (notebook 07) uses its plotly cousins, which redraw in place: fmlab.viz.masking_explorer (the MAE
-beside the masked-spectrum model), fmlab.viz.adaptation_explorer and fmlab.viz.embed.LatentExplorer.
+Each move draws fmlab.viz.plot_reconstruction anew (a matplotlib Figure). In a static report (papermill, HTML) the
+panel shows its first drawing as an image instead of the sliders. The explorer page (notebook 07) uses its plotly
+cousin, which redraws in place and sets the masked-spectrum model beside the MAE: MaskingExplorer (masking.py).
 """
 from __future__ import annotations
 
@@ -18,10 +18,11 @@ import torch
 
 from ..data.core import SignalDataset
 from ..masking import MASK_KINDS
-from .reconstruction import plot_reconstruction
+from ..viz.reconstruction import plot_reconstruction
+from .live import widget_bundle
 
 
-class MaskExplorer:
+class ReconstructionExplorer:
     """A trained MAE and the signals data.x [N, C, T] it reconstructs. ``channels``: rows to draw
     (default the most hidden). The mask is drawn from ``seed`` each time, so moving a slider away and
     back gives the same picture."""
@@ -30,11 +31,11 @@ class MaskExplorer:
                  channels=None, seed: int = 0):
         from ..pretrain import MAE, MaskedSpectrum
         if not isinstance(mae, MAE) or isinstance(mae, MaskedSpectrum):  # a spectrum model has no waveform to draw
-            raise ValueError(f"MaskExplorer: expected an MAE (fmlab.pretrain.MAE), got {type(mae).__name__}; "
-                             f"for MaskedSpectrum use fmlab.viz.reconstruction.plot_spectrum_reconstruction")
+            raise ValueError(f"{type(self).__name__}: expected an MAE (fmlab.pretrain.MAE), got {type(mae).__name__}; "
+                             f"for MaskedSpectrum use fmlab.viz.plot_spectrum_reconstruction")
         x = data.x if isinstance(data, SignalDataset) else data
         if not isinstance(x, torch.Tensor) or x.dim() != 3 or len(x) == 0:
-            raise ValueError(f"MaskExplorer: expected a SignalDataset or a tensor [N, C, T] with N >= 1, "
+            raise ValueError(f"{type(self).__name__}: expected a SignalDataset or a tensor [N, C, T] with N >= 1, "
                              f"got {type(x).__name__} {tuple(getattr(x, 'shape', ()))}")
         mae.encoder.check_input(x[:1])
         self.mae, self.x, self.seed, self.channels = mae, x, seed, channels
@@ -112,8 +113,7 @@ class MaskExplorer:
     def _repr_mimebundle_(self, include=None, exclude=None):
         """The live panel for Jupyter, and a PNG of the current drawing for viewers without widgets
         (nbconvert skips a widget view whose state the notebook does not carry)."""
-        bundle = self.widget._repr_mimebundle_(include=include, exclude=exclude)
-        bundle = dict(bundle[0] if isinstance(bundle, tuple) else bundle)
+        bundle = widget_bundle(self.widget, include, exclude)
         shown = self.shown
         if isinstance(shown, str):
             bundle["text/plain"] = shown
@@ -121,11 +121,6 @@ class MaskExplorer:
             buf = io.BytesIO()
             shown.savefig(buf, format="png", dpi=100, bbox_inches="tight")
             bundle["image/png"] = base64.b64encode(buf.getvalue()).decode()
-            bundle["text/plain"] = "MaskExplorer (the sliders need a live Jupyter kernel; this is its first drawing)"
+            bundle["text/plain"] = ("ReconstructionExplorer (the sliders need a live Jupyter kernel; this is its first "
+                                    "drawing)")
         return bundle
-
-
-def mask_explorer(mae, data: SignalDataset | torch.Tensor, fs: float | None = None, **kwargs) -> MaskExplorer:
-    """The interactive panel for a trained MAE on ``data``; shown when it is a cell's value
-    (``.widget`` is the ipywidgets panel itself). Keyword arguments go to MaskExplorer."""
-    return MaskExplorer(mae, data, fs=fs, **kwargs)

@@ -1,6 +1,6 @@
 """The masking explorer of the explorer page (notebook 07): one mask, two pretrained models, redrawn in place.
 
-    ex = masking_explorer(mae, held_out, spectrum=spec, channel="O1")   # a notebook cell's value: the live panel
+    ex = MaskingExplorer(mae, held_out, spectrum=spec, channel="O1")   # a notebook cell's value: the live panel
     ex.controls["ratio"].value = 0.5     # what moving the slider does: the figure's data change in place
     ex.update(ratio=0.9, patch=3)        # the same from code; ex.plot is the plotly figure, ex.redraw_seconds its cost
 
@@ -21,9 +21,10 @@ import torch
 
 from ..data.core import SignalDataset
 from ..masking import MASK_KINDS, patchify
-from .embed import _plotly_html
-from .plots import PALETTE, _channel_index, _label, _time_axis
-from .widgets import MaskExplorer
+from ..viz.offline import plotly_html
+from ..viz.style import PALETTE, channel_indices, channel_label, time_axis
+from .live import static_note, widget_bundle, wire
+from .reconstruction import ReconstructionExplorer
 
 ORIGINAL, SEEN, MAE_COLOR, SPECTRUM_COLOR = "#8c8c8c", PALETTE[0], PALETTE[3], PALETTE[2]
 SHADE = "rgba(170, 170, 170, 0.3)"
@@ -48,9 +49,9 @@ def one_thread():
         torch.set_num_threads(threads)
 
 
-class MaskingExplorer(MaskExplorer):
-    """MaskExplorer's live panel for a page: the MAE beside a MaskedSpectrum model of the same shape (optional),
-    drawn with plotly. data.x [N, C, T]; ``channel`` (index or name) is the one drawn in time."""
+class MaskingExplorer(ReconstructionExplorer):
+    """ReconstructionExplorer's live panel for a page: the MAE beside a MaskedSpectrum model of the same shape
+    (optional), drawn with plotly. data.x [N, C, T]; ``channel`` (index or name) is the one drawn in time."""
 
     def __init__(self, mae, data: SignalDataset | torch.Tensor, spectrum=None, channel: int | str = 0,
                  fs: float | None = None, names=None, seed: int = 0):
@@ -68,8 +69,8 @@ class MaskingExplorer(MaskExplorer):
                                  f"{c.patch_size}; use two models pretrained on the same data (pretrained(..., "
                                  f"data=, profile=))")
         self.spectrum = spectrum
-        self.state.update(channel=_channel_index(channel, self.names, c.channels, "MaskingExplorer")[0], patch=0)
-        self.time, self.time_label = _time_axis(self.fs or 1.0, c.length)
+        self.state.update(channel=channel_indices(channel, self.names, c.channels, "MaskingExplorer")[0], patch=0)
+        self.time, self.time_label = time_axis(self.fs or 1.0, c.length)
         self.freqs = np.fft.rfftfreq(c.patch_size, 1 / (self.fs or 1.0))
         self.controls: dict = {}
         self.plot = self.message = self.problem = None
@@ -118,7 +119,7 @@ class MaskingExplorer(MaskExplorer):
         fig = make_subplots(rows=3, cols=2, specs=[[{"colspan": 2}, None], [{}, {}], [{}, {}]],
                             row_heights=[0.36, 0.32, 0.32], vertical_spacing=0.1, horizontal_spacing=0.1,
                             subplot_titles=[" "] * 5)
-        names = [_label(self.names, c) for c in range(self.mae.encoder.config.channels)]
+        names = [channel_label(self.names, c) for c in range(self.mae.encoder.config.channels)]
         patches = list(range(self.mae.encoder.config.patches))
         line = lambda name, color, width=1.3, **kw: go.Scatter(mode="lines", name=name,
                                                                line=dict(color=color, width=width), **kw)
@@ -171,7 +172,7 @@ class MaskingExplorer(MaskExplorer):
             ys = np.tile([lo, lo, hi, hi, lo, np.nan], (len(start), 1))
             return dict(x=xs.ravel(), y=ys.ravel())
 
-        name = _label(self.names, channel)
+        name = channel_label(self.names, channel)
         picked = dict(x=[patch], y=[name])
         every = masked.ravel()
         mean = lambda key: out[key].reshape(every.size, -1)[every].mean(0)
@@ -240,13 +241,11 @@ class MaskingExplorer(MaskExplorer):
                 kind=w.Dropdown(options=list(MASK_KINDS), value=s["kind"], description="mask kind"),
                 index=w.IntSlider(value=s["index"], min=0, max=len(self.x) - 1, description="sample",
                                   continuous_update=False),
-                channel=w.Dropdown(options=[(_label(self.names, c), c) for c in range(cfg.channels)],
+                channel=w.Dropdown(options=[(channel_label(self.names, c), c) for c in range(cfg.channels)],
                                    value=s["channel"], description="channel"),
                 patch=w.IntSlider(value=s["patch"], min=0, max=cfg.patches - 1, description="patch",
                                   continuous_update=False))
-            for key, control in self.controls.items():
-                control.observe(lambda change, key=key: self.update(**{key: change["new"]}), names="value")
-                control.add_class(f"fmlab-mask-{key}")
+            wire(self.controls, self.update, "fmlab-mask")
             self.message = w.HTML()
             self.update()  # the first drawing goes into the widget whole: changes sent before it is shown get lost
             self.plot = go.FigureWidget(self.plot if self.plot is not None else self._empty_figure())
@@ -260,18 +259,8 @@ class MaskingExplorer(MaskExplorer):
         """The live panel for Jupyter and Voila; for viewers without a kernel (the HTML report drops widget
         state) its current drawing as a static plotly figure."""
         import plotly.graph_objects as go
-        bundle = self.widget._repr_mimebundle_(include=include, exclude=exclude)
-        bundle = dict(bundle[0] if isinstance(bundle, tuple) else bundle)
-        note = ("<p><i>Static copy: the controls need a live kernel (JupyterLab, or the page that "
-                "<code>fmlab explore</code> serves).</i></p>")
+        bundle = widget_bundle(self.widget, include, exclude)
         problem = f"<p>{html.escape(self.problem)}</p>" if self.problem else ""
-        bundle["text/html"] = note + problem + _plotly_html(go.Figure(self.plot))
+        bundle["text/html"] = static_note() + problem + plotly_html(go.Figure(self.plot))
         bundle["text/plain"] = "MaskingExplorer (the controls need a live Jupyter kernel)"
         return bundle
-
-
-def masking_explorer(mae, data: SignalDataset | torch.Tensor, spectrum=None, channel: int | str = 0,
-                     **kwargs) -> MaskingExplorer:
-    """The live masking panel for a notebook cell or a Voila page: ``mae`` (and optionally a MaskedSpectrum
-    ``spectrum`` of the same shape) on ``data``; keyword arguments go to MaskingExplorer."""
-    return MaskingExplorer(mae, data, spectrum=spectrum, channel=channel, **kwargs)
