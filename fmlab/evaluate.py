@@ -150,14 +150,16 @@ def what_it_encodes(encoder, data: SignalDataset, artifacts: tuple[str, ...] = A
 
 
 def latent_table(encoders: dict, probe_train: SignalDataset, probe_test: SignalDataset, k: int = 10,
-                 pairs: int = 512, seed: int = 0):
+                 pairs: int = 512, seed: int = 0, per_channel: bool = False):
     """One row per encoder {name: Encoder}, a pandas DataFrame with the columns
     linear_probe, knn     state accuracy on ``probe_test`` (unseen subjects, for fmlab corpora), fit on probe_train
     effective_rank        RankMe of the test features (1: collapsed onto a line; at most D)
     uniformity, alignment Wang & Isola on L2-normalised test features; lower is better for both. Alignment:
                           two default_augment views of up to ``pairs`` test signals (the same for every encoder)
     state, subject, artifact  what_it_encodes on probe_test (how much of each a linear probe can read)
-    state_neighbours, subject_neighbours  neighbour_agreement on probe_test: does the space cluster by it?"""
+    state_neighbours, subject_neighbours  neighbour_agreement on probe_test: does the space cluster by it?
+    per_channel: each channel's tokens pooled on their own, side by side (features(per_channel=True)): how a
+    channel-independent encoder (a reference) describes a multichannel signal."""
     import pandas as pd
     if not isinstance(encoders, dict) or not encoders:
         raise ValueError(f"latent_table: expected a dict {{name: encoder}}, got {type(encoders).__name__}")
@@ -169,12 +171,12 @@ def latent_table(encoders: dict, probe_train: SignalDataset, probe_test: SignalD
     x1, x2 = augmented_views(probe_test.take(torch.from_numpy(some)), seed=seed)
     rows = {}
     for name, enc in encoders.items():
-        f_train, f_test = features(enc, probe_train), features(enc, probe_test)
+        f_train, f_test = (features(enc, d, per_channel=per_channel) for d in (probe_train, probe_test))
         y_train, y_test = probe_train.y.cpu(), probe_test.y.cpu()
         rows[name] = {"linear_probe": probe_accuracy(f_train, y_train, f_test, y_test),
                       "knn": knn_accuracy(f_train, y_train, f_test, y_test, k),
                       "effective_rank": effective_rank(f_test), "uniformity": uniformity(f_test),
-                      "alignment": alignment(features(enc, x1), features(enc, x2)),
+                      "alignment": alignment(*(features(enc, x, per_channel=per_channel) for x in (x1, x2))),
                       **encoded_scores(f_test, probe_test, seed=seed),
                       "state_neighbours": neighbour_agreement(f_test, y_test, k)}
         if "subject" in probe_test.meta:
@@ -193,6 +195,68 @@ def verdict(gap: float, noise: float, want: str = "higher") -> str:
     if abs(gap) < noise:
         return "a tie (within noise)"
     return "as hoped" if (gap > 0) == (want == "higher") else "the OPPOSITE of what we hoped"
+
+
+def majority_chance(data: SignalDataset, keys=("state", "subject")) -> dict[str, float]:
+    """The accuracy of always guessing the most common value, for a SignalDataset's labels ("state")
+    and meta keys; "artifact" is 0.5 (what_it_encodes scores it with balanced accuracy). "<key>_neighbours"
+    is the chance of neighbour_agreement: the sum of the squared shares of the values."""
+    out = {"artifact": 0.5}
+    for k in keys:
+        v = data.y if k == "state" else data.meta.get(k)
+        if v is not None and len(v):
+            share = torch.bincount(torch.as_tensor(v).long().flatten()).double() / len(v)
+            out[k], out[f"{k}_neighbours"] = float(share.max()), float((share ** 2).sum())
+    return out
+
+
+def latent_sentences(table, probe_test: SignalDataset, baseline: str = "random init") -> list[str]:
+    """What latent_table's ``table`` says, as lines of text: who reads the state of unseen subjects best, who
+    encodes the subject and the artifacts most, what each encoder keeps more ("cares about") or less ("lets go
+    of") than the ``baseline`` row, and the label-free geometry. Gaps under two standard errors (within_noise: the
+    test set for the probes, its half for what_it_encodes) are called ties."""
+    if baseline not in table.index or len(table) < 2:
+        raise ValueError(f"latent_sentences: expected a latent_table with a {baseline!r} row and at least one "
+                         f"other, got rows {list(table.index)}; pass baseline= the row to compare against")
+    n, half = len(probe_test), len(probe_test) // 2
+    noise = {"linear_probe": within_noise(n), "knn": within_noise(n), "state": within_noise(half),
+             "subject": within_noise(half), "artifact": within_noise(half), "subject_neighbours": within_noise(n)}
+    trained, base, chance = table.drop(index=baseline), table.loc[baseline], majority_chance(probe_test)
+    lines = [f"ties: gaps under {noise['linear_probe']:.2f} (unseen subjects) or {noise['state']:.2f} "
+             f"(what_it_encodes, {half} test signals)", ""]
+    for col, question in (("linear_probe", "reads the state of unseen subjects best"),
+                          ("subject", "encodes the subject most"), ("artifact", "encodes artifacts most"),
+                          ("subject_neighbours", "clusters by subject most")):
+        if col not in trained or trained[col].isna().all():
+            lines.append(f"no {col} score in this run (too few samples)")
+            continue
+        top = trained[col].max()
+        tied = [name for name in trained.index if abs(trained.loc[name, col] - top) < noise[col]]
+        who = tied[0] if len(tied) == 1 else f"{', '.join(tied)} (tied within noise)"
+        gap = top - base[col]
+        versus = "a tie with" if abs(gap) < noise[col] else "above" if gap > 0 else "BELOW"
+        lines.append(f"{question}: {who}, {col} {top:.2f}; {versus} {baseline} ({base[col]:.2f}); "
+                     f"chance {chance.get(col, chance['state']):.2f}")
+    lines.append("")
+    cols = [c for c in ("state", "subject", "artifact", "subject_neighbours") if c in trained]
+    for name, row in trained.iterrows():
+        gaps = {c: row[c] - base[c] for c in cols}
+        more = [c for c, g in gaps.items() if g >= noise[c]]
+        less = [c for c, g in gaps.items() if g <= -noise[c]]
+        lines.append(f"{name:>11} cares about: {', '.join(more) or 'nothing beyond random features'}; "
+                     f"lets go of: {', '.join(less) or 'nothing'}  ("
+                     + ", ".join(f"{c} {g:+.2f}" for c, g in gaps.items()) + f" vs {baseline})")
+    r, a, un = trained["effective_rank"], trained["alignment"], trained["uniformity"]
+    contrastive = [name for name in trained.index if str(name).startswith("contrastive")]
+    closest = (": the objective that trains for exactly this" if a.idxmin() in contrastive else
+               f"; {contrastive[0]}, trained for exactly this, has {a[contrastive[0]]:.3f}" if contrastive else "")
+    lines += ["", f"most directions in use: {r.idxmax()} (effective rank {r.max():.1f}); fewest: {r.idxmin()} "
+                  f"({r.min():.1f}); {baseline} {base['effective_rank']:.1f}",
+              f"most evenly spread: {un.idxmin()} (uniformity {un.min():.2f}); least: {un.idxmax()} ({un.max():.2f}); "
+              f"{baseline} {base['uniformity']:.2f}",
+              f"two views of a signal land closest in {a.idxmin()}'s space (alignment {a.min():.3f}){closest}; "
+              f"{baseline} {base['alignment']:.3f} (with uniformity {base['uniformity']:.2f})"]
+    return lines
 
 
 def online_probe(encoder, train: SignalDataset, test: SignalDataset, name: str = "probe_acc") -> Callable:

@@ -100,6 +100,30 @@ def test_latent_table_has_one_row_per_encoder_and_every_measure():
     assert table.loc["a"].equals(table.loc["b"])  # the same weights and the same views: the same row
 
 
+def test_latent_sentences_read_the_table_with_its_noise():
+    import pandas as pd
+    test = toy(400)  # within_noise: 0.05 on 400 test signals, 0.07 on their half
+    row = dict(linear_probe=0.60, knn=0.6, effective_rank=5.0, uniformity=-2.0, alignment=0.5, state=0.60,
+               subject=0.30, artifact=0.50, state_neighbours=0.5, subject_neighbours=0.30)
+    table = pd.DataFrame.from_dict({"random init": row,
+                                    "mae": {**row, "subject": 0.80, "state": 0.62, "effective_rank": 9.0},
+                                    "contrastive": {**row, "linear_probe": 0.62, "subject": 0.10, "alignment": 0.1}},
+                                   orient="index")
+    lines = E.latent_sentences(table, test)
+    said = "\n".join(lines)
+    assert "ties: gaps under 0.05 (unseen subjects) or 0.07" in said
+    assert "reads the state of unseen subjects best: mae, contrastive (tied within noise), linear_probe 0.62; " \
+           "a tie with random init (0.60)" in said
+    assert "encodes the subject most: mae, subject 0.80; above random init (0.30)" in said
+    mae = next(line for line in lines if line.strip().startswith("mae cares about"))
+    assert "cares about: subject; lets go of: nothing" in mae and "state +0.02" in mae  # +0.02 < 0.07: a tie
+    assert "contrastive cares about: nothing beyond random features; lets go of: subject" in said
+    assert "most directions in use: mae (effective rank 9.0)" in said
+    assert "closest in contrastive's space (alignment 0.100): the objective that trains for exactly this" in said
+    with pytest.raises(ValueError, match="'random init' row.*pass baseline="):
+        E.latent_sentences(table.drop(index="random init"), test)
+
+
 # -- bad input ------------------------------------------------------------------------------------
 def test_features_and_labels_of_different_lengths():
     f, y = torch.randn(10, 4), torch.arange(10) % 2

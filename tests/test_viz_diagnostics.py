@@ -97,7 +97,7 @@ def test_what_it_encodes_groups_bars_and_marks_chance():
     fig = D.plot_what_it_encodes(scores, data=eeg)
     ax = fig.axes[0]
     assert len(ax.patches) == 6 and len(ax.collections) == 3  # 2 encoders x 3 properties; a chance line each
-    chance = D.majority_chance(eeg)
+    chance = fmlab.evaluate.majority_chance(eeg)
     assert chance["artifact"] == 0.5 and 0.25 <= chance["state"] < 1 and 0 < chance["subject"] < 1
     shares = torch.bincount(eeg.y).double() / len(eeg)
     assert chance["state_neighbours"] == pytest.approx(float((shares ** 2).sum()))  # two random samples agree

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from ..evaluate import majority_chance
 from ..pretrain.ema import momentum_at
 from .style import (HIDDEN, PALETTE, channel_indices, channel_label, detached, one_signal, palette_color, smoothed,
                     stack_traces, time_axis)
@@ -152,19 +153,6 @@ def plot_collapse(hist, dim: int | None = None, batch_size: int | None = None):
         ax.grid(alpha=0.3)
     fig.suptitle("is it collapsing? all inputs to one point: std → 0; onto a few directions: rank → 1")
     return detached(fig)
-
-
-def majority_chance(data, keys=("state", "subject")) -> dict[str, float]:
-    """The accuracy of always guessing the most common value, for a SignalDataset's labels ("state")
-    and meta keys; "artifact" is 0.5 (what_it_encodes scores it with balanced accuracy). "<key>_neighbours"
-    is the chance of neighbour_agreement: the sum of the squared shares of the values."""
-    out = {"artifact": 0.5}
-    for k in keys:
-        v = data.y if k == "state" else data.meta.get(k)
-        if v is not None and len(v):
-            share = torch.bincount(torch.as_tensor(v).long().flatten()).double() / len(v)
-            out[k], out[f"{k}_neighbours"] = float(share.max()), float((share ** 2).sum())
-    return out
 
 
 def plot_what_it_encodes(scores: dict, chance: dict | None = None, data=None):
