@@ -50,6 +50,8 @@ class Profile:
     scaling_steps: tuple[int, ...] = field(repr=False)
     scaling_batch_size: int = field(repr=False)
     scaling_check: tuple[int, int] = field(repr=False)
+    # notebook 05's last section: eeg signals per probe split for the reference encoders (each reads 19 x 64 tokens)
+    reference_probe: int = field(repr=False)
 
     @property
     def adapt_run(self) -> dict:
@@ -74,7 +76,8 @@ PROFILES = {
                      fair_adapt=(2, 3, 6, 32),
                      throughput_sizes=("tiny",), foundation_per_source=200, foundation_step_factor=1,
                      foundation_eeg_n=16, foundation_mnist1d=200, foundation_ucr=("GunPoint",),
-                     scaling_widths=(8, 16, 24), scaling_steps=(10, 20), scaling_batch_size=32, scaling_check=(32, 30)),
+                     scaling_widths=(8, 16, 24), scaling_steps=(10, 20), scaling_batch_size=32, scaling_check=(32, 30),
+                     reference_probe=24),
     "cpu": Profile("cpu", size="small", n=4000, steps=600, batch_size=128, lr=1e-3, pile="cpu",
                    adapt_steps=50, adapt_batch_size=32, adapt_seeds=1, ratio_sweep=False,
                    benchmark_adapt_steps=400, benchmark_adapt_batch_size=64, mnist1d_split=(4000, 1000),
@@ -82,7 +85,7 @@ PROFILES = {
                    throughput_sizes=("tiny", "small"), foundation_per_source=4000, foundation_step_factor=2,
                    foundation_eeg_n=400, foundation_mnist1d=4000, foundation_ucr=None,
                    scaling_widths=(16, 32, 48, 64), scaling_steps=(100, 250, 600), scaling_batch_size=64,
-                   scaling_check=(96, 1000)),
+                   scaling_check=(96, 1000), reference_probe=160),
     "gpu": Profile("gpu", size="medium", n=20000, steps=5000, batch_size=256, lr=5e-4, pile="cpu",
                    adapt_steps=300, adapt_batch_size=64, adapt_seeds=3, ratio_sweep=True,
                    benchmark_adapt_steps=3000, benchmark_adapt_batch_size=128, mnist1d_split=(4000, 1000),
@@ -90,7 +93,7 @@ PROFILES = {
                    throughput_sizes=("small", "medium", "base"), foundation_per_source=None,
                    foundation_step_factor=2, foundation_eeg_n=2000, foundation_mnist1d=4000, foundation_ucr=None,
                    scaling_widths=(16, 32, 64, 128, 256, 384), scaling_steps=(250, 1000, 4000), scaling_batch_size=256,
-                   scaling_check=(512, 8000)),
+                   scaling_check=(512, 8000), reference_probe=1000),
 }
 
 

@@ -44,7 +44,12 @@ EXPECTED = {
         "random init", "mae", "spectrum", "contrastive", "jepa"} and all(
         all(map(accuracy, (r["linear_probe"], r["knn"], r["state"], r["subject"], r["artifact"])))
         and r["effective_rank"] >= 1.0 and 0.0 <= r["alignment"] <= 4.0 and r["uniformity"] <= 0.0
-        for r in v.values())},
+        for r in v.values()),
+        "reference_latent_table": lambda v: set(v) == {"random init", "mae-small", "spectrum-small",
+                                                       "contrastive-small"} and all(
+            all(map(accuracy, (r["linear_probe"], r["knn"], r["state"]))) and r["effective_rank"] >= 1.0
+            for r in v.values()),
+        "reference_minus_own_probe": lambda v: -1.0 <= v <= 1.0},
     "06_adaptation": {
         "compare_eeg": lambda v: set(v) == {*ADAPTATIONS, "from_scratch", "bandpower_logreg"} and all(
             set(r) == {"1%", "10%", "100%"} and all(map(accuracy, r.values())) for r in v.values()),
