@@ -22,6 +22,18 @@ def ctrl_c_raises():
     signal.signal(signal.SIGINT, previous)
 
 
+@pytest.fixture
+def one_thread():
+    """torch on one thread for the test (request it with pytestmark = pytest.mark.usefixtures("one_thread")).
+    Models this small gain nothing from threads and lose much when the cores are shared; per test, since aeon's
+    numba kernels (MiniRocket) reset the OpenMP thread count torch shares."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory):
     """The whole course executed once in the smoke profile: (report folder, {notebook: result})."""

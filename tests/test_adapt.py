@@ -35,14 +35,7 @@ STRATEGIES = {
 FROZEN = ["linear_probe", "lora", "lora_all", "adapter", "prompt_shallow", "prompt_deep"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Models this small gain nothing from threads, and lose much when the cores are shared.
-    # Per test, since aeon's numba kernels (MiniRocket) reset the OpenMP thread count torch shares.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def encoder(seed=0, **overrides):

@@ -5,7 +5,7 @@
 
 runner.py executes the notebooks with papermill; export.py writes each as HTML that needs no network;
 index.py writes the report's index page; results.py reads what the notebooks recorded (key metrics, results
-below their baseline); labs.py builds the student notebooks. A notebook itself only calls
+below their baseline); labs.py builds the student notebooks (exercises.py finds the exercises and strips their solutions). A notebook itself only calls
 ``fmlab.report.record``.
 """
 from .runner import REPO, notebooks, run_course

@@ -111,6 +111,43 @@ def _device(device) -> torch.device:
     return dev
 
 
+def _background(slope: torch.Tensor, freqs: torch.Tensor, length: int, xy: torch.Tensor,
+                g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Aperiodic background: C independent 1/f sources at the electrodes, for samples of 1/f exponent ``slope``
+    [n]; and their smoothing over the scalp (volume conduction), so neighbouring channels correlate.
+    -> (sources [n, C, T], smoothing [C, C] with rows of norm _BACKGROUND_UV)."""
+    # The sources also carry a white floor (amplifier noise, ~0.5 uV) so high frequencies never go silent.
+    knee = (1.0 + freqs**2) ** (-slope[:, None] / 2) * (freqs > 0)   # [n, F]
+    floor = (_FLOOR_UV / _BACKGROUND_UV) ** 2
+    sources = _noise(_unit(knee, length)[:, None] + floor, (len(slope), len(xy), length), g)  # [n, C, T]
+    smooth = torch.exp(-0.5 * torch.cdist(xy, xy) ** 2 / 0.35**2)
+    return sources, _BACKGROUND_UV * smooth / smooth.norm(dim=1, keepdim=True)
+
+
+def _rhythms(y: torch.Tensor, alpha_peak: torch.Tensor, kind_gain: torch.Tensor, peak_shift: torch.Tensor,
+             freqs: torch.Tensor, length: int, xy: torch.Tensor,
+             g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rhythms: the R sources of _SOURCES, each narrow-band noise x slow bursty envelope x an amplitude set by
+    state, subject and sample. y [n] states, alpha_peak [n] Hz, and each sample's subject's kind_gain [n, K] and
+    peak_shift [n, K] Hz -> (rhythms [n, R, T], their scalp topographies [C, R])."""
+    dev, n, T, R = freqs.device, len(y), length, len(_SOURCES)
+    kind = torch.tensor([_KINDS.index(s[0]) for s in _SOURCES], device=dev)              # [R]
+    peak = torch.tensor([s[3] for s in _SOURCES], device=dev)                            # [R]
+    bw = torch.tensor([s[4] for s in _SOURCES], device=dev)                              # [R]
+    follows_alpha = (kind == _KINDS.index("alpha")) | (kind == _KINDS.index("mu"))
+    centre = peak + peak_shift[:, kind] + follows_alpha * alpha_peak[:, None]            # [n, R] Hz
+    wave = _noise(_unit(torch.exp(-0.5 * ((freqs - centre[..., None]) / bw[:, None]) ** 2), T), (n, R, T), g)
+    low = freqs[freqs <= 2.0]                                           # the envelope lives below 2 Hz
+    slow = _noise(_unit(torch.exp(-0.5 * (low / 0.5) ** 2) * (low > 0), T), (n, R, T), g)  # ~1 s bursts
+    envelope = slow.mul_(_BURST).sigmoid_().mul_(2)          # waxes and wanes in (0, 2), mean 1
+    state_amp = torch.tensor([_STATE_AMP[s] for s in STATES], device=dev)               # [4, K]
+    jitter = torch.exp(_SAMPLE_JITTER * torch.randn((n, R), generator=g, device=dev))   # [n, R]
+    a = state_amp[y][:, kind] * kind_gain[:, kind] * jitter
+    rhythms = wave.mul_(envelope).mul_(a[..., None])                                    # [n, R, T]
+    topo = torch.stack([_topography(xy[CHANNELS.index(s[1])], s[2]) for s in _SOURCES], 1)  # [C, R]
+    return rhythms, topo
+
+
 def load_eeg(n: int = 2000, seed: int = 0, subjects: int = 20, length: int = 512, fs: float = 128.0,
              artifact_rate: float = 0.3, device: str | torch.device | None = None) -> SignalDataset:
     """The synthetic EEG corpus: x [n, 19, length] float32 (uV), y [n] int64 into STATES.
@@ -145,50 +182,34 @@ def load_eeg(n: int = 2000, seed: int = 0, subjects: int = 20, length: int = 512
     mixing = torch.eye(C, device=dev) + 0.08 * randn(S, C, C)               # [S, C, C]
     peak_shift = randn(S, K) * torch.tensor(_PEAK_SPREAD, device=dev)       # [S, K] Hz
 
-    # Aperiodic background: C independent 1/f sources at the electrodes, smoothed over the scalp
-    # (volume conduction), so neighbouring channels correlate.
-    # The sources also carry a white floor (amplifier noise, ~0.5 uV) so high frequencies never go silent.
-    knee = (1.0 + freqs**2) ** (-slope[subject, None] / 2) * (freqs > 0)   # [n, F]
-    floor = (_FLOOR_UV / _BACKGROUND_UV) ** 2
-    background = _noise(_unit(knee, T)[:, None] + floor, (n, C, T), g)      # [n, C, T]
-    smooth = torch.exp(-0.5 * torch.cdist(xy, xy) ** 2 / 0.35**2)
-    smooth = _BACKGROUND_UV * smooth / smooth.norm(dim=1, keepdim=True)    # [C, C], rows of norm BG
-
-    # Rhythms: R sources, each narrow-band noise x slow bursty envelope x an amplitude set by
-    # state, subject and sample.
-    kind = torch.tensor([_KINDS.index(s[0]) for s in _SOURCES], device=dev)              # [R]
-    peak = torch.tensor([s[3] for s in _SOURCES], device=dev)                            # [R]
-    bw = torch.tensor([s[4] for s in _SOURCES], device=dev)                              # [R]
-    follows_alpha = (kind == _KINDS.index("alpha")) | (kind == _KINDS.index("mu"))
+    background, smooth = _background(slope[subject], freqs, T, xy, g)                 # [n, C, T], [C, C]
     alpha_peak = iaf[subject] + _DROWSY_ALPHA_SHIFT * (y == STATES.index("drowsy"))     # [n]
-    centre = peak + peak_shift[subject][:, kind] + follows_alpha * alpha_peak[:, None]   # [n, R] Hz
-    R = len(_SOURCES)
-    wave = _noise(_unit(torch.exp(-0.5 * ((freqs - centre[..., None]) / bw[:, None]) ** 2), T), (n, R, T), g)
-    low = freqs[freqs <= 2.0]                                           # the envelope lives below 2 Hz
-    slow = _noise(_unit(torch.exp(-0.5 * (low / 0.5) ** 2) * (low > 0), T), (n, R, T), g)  # ~1 s bursts
-    envelope = slow.mul_(_BURST).sigmoid_().mul_(2)          # waxes and wanes in (0, 2), mean 1
-    state_amp = torch.tensor([_STATE_AMP[s] for s in STATES], device=dev)               # [4, K]
-    a = state_amp[y][:, kind] * kind_gain[subject][:, kind] * torch.exp(_SAMPLE_JITTER * randn(n, R))
-    rhythms = wave.mul_(envelope).mul_(a[..., None])                                    # [n, R, T]
-    topo = torch.stack([_topography(xy[CHANNELS.index(s[1])], s[2]) for s in _SOURCES], 1)  # [C, R]
+    rhythms, topo = _rhythms(y, alpha_peak, kind_gain[subject], peak_shift[subject], freqs, T, xy, g)  # [n, R, T]
 
     # What the electrodes see: all sources through one per-subject lead field
     # (channel gains x a little mixing x [background smoothing | rhythm topographies]).
     lead = (amp[..., None] * mixing) @ torch.cat([smooth, topo], 1)                   # [S, C, C + R]
     x = torch.baddbmm(torch.bmm(lead[subject, :, :C], background), lead[subject, :, C:], rhythms)
 
-    # Artifacts at the electrodes, each kind independently of state, subject and the other kinds.
-    # Everything above is drawn first, so artifact_rate=0 gives this very corpus, clean, and a
-    # lower rate flags a subset of the samples a higher one flags.
-    draws = rand(len(ARTIFACTS), n)
+    # Artifacts come last: everything above is drawn first, so artifact_rate=0 gives this very corpus,
+    # clean, and a lower rate flags a subset of the samples a higher one flags.
+    flags = _add_artifacts(x, artifact_rate, t, freqs, xy, fs, g)
+    meta = {"subject": subject.long(), "alpha_peak": alpha_peak.float(), **flags}
+    return SignalDataset(x.float(), y, list(STATES), float(fs), meta, name="eeg", channels=list(CHANNELS))
+
+
+def _add_artifacts(x: torch.Tensor, artifact_rate: float, t: torch.Tensor, freqs: torch.Tensor, xy: torch.Tensor,
+                   fs: float, g: torch.Generator) -> dict[str, torch.Tensor]:
+    """Add artifacts at the electrodes to x [n, C, T], in place, each kind independently of state, subject and
+    the other kinds; -> one bool flag [n] per kind of ARTIFACTS, True where that kind was added."""
+    draws = torch.rand((len(ARTIFACTS), len(x)), generator=g, device=x.device)
     flags = {}
     for (name, share), u in zip(ARTIFACTS.items(), draws):
         flags[name] = hit = u < artifact_rate * share
         if hit.any():
             idx = hit.nonzero().flatten()
             x[idx] += _artifact(name, len(idx), t, freqs, xy, fs, g)
-    meta = {"subject": subject.long(), "alpha_peak": alpha_peak.float(), **flags}
-    return SignalDataset(x.float(), y, list(STATES), float(fs), meta, name="eeg", channels=list(CHANNELS))
+    return flags
 
 
 def _artifact(kind: str, m: int, t: torch.Tensor, freqs: torch.Tensor, xy: torch.Tensor, fs: float,

@@ -102,6 +102,48 @@ def _resample(x: np.ndarray, length: int) -> torch.Tensor:
     return F.interpolate(t, size=length, mode="linear", align_corners=True)[0]
 
 
+def _check_arguments(split: str, multiple: int, length: int | None) -> None:
+    """ValueError, saying what to pass instead, for a split, multiple or length that load_ucr cannot take."""
+    if split not in ("train", "test"):
+        raise ValueError(f"load_ucr(split=...): expected 'train' or 'test' (the archive's own split), "
+                         f"got {split!r}; for a validation set use ds.split(test_size=...)")
+    if isinstance(multiple, bool) or not isinstance(multiple, int) or multiple < 1:
+        raise ValueError(f"load_ucr(multiple=...): expected a positive int (the patch length), got {multiple!r}")
+    if length is not None and (isinstance(length, bool) or not isinstance(length, int)
+                               or length < 1 or length % multiple):
+        raise ValueError(f"load_ucr(length=...): expected a positive multiple of multiple={multiple}, "
+                         f"got {length!r}; round it, or pass multiple=1")
+
+
+def _load_split(canon: str, is_local: bool, split: str):
+    """(X, labels) of one split as aeon loads it: X a 3-D array [N, C, T], or a list of [C, T_i] for
+    variable-length sets. ValueError at once, without waiting on a download, when it is not here and
+    zenodo.org is not reachable."""
+    if not is_local and not _online():
+        raise ValueError(f"load_ucr: {canon!r} is not shipped with aeon and needs a network connection to "
+                         f"download from zenodo.org, which is not reachable. Offline datasets: "
+                         f"{', '.join(offline_datasets())}. To fix: connect and retry (aeon keeps it in "
+                         f"AEON_DATA, default ~/aeon_data), or copy {canon}/{canon}_TRAIN.ts and _TEST.ts there.")
+    from aeon.datasets import load_classification
+    try:
+        X, labels = load_classification(canon, split=split)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"load_ucr: aeon could not load {canon!r} ({type(e).__name__}: {e}); "
+                         f"check the network, or use one of: {', '.join(offline_datasets())}") from e
+    return X, labels
+
+
+def _longest(canon: str, series: list[np.ndarray], X, split: str) -> int:
+    """The longest series in ``split``; for a variable-length set (X a list) over both splits, so that both
+    land on the same T."""
+    longest = max(s.shape[1] for s in series)
+    if isinstance(X, list):
+        from aeon.datasets import load_classification
+        other = load_classification(canon, split="test" if split == "train" else "train")[0]
+        longest = max(longest, max(np.shape(s)[1] for s in other))
+    return longest
+
+
 def load_ucr(name: str, split: str = "train", multiple: int = 8, length: int | None = None,
              pad: bool = False) -> SignalDataset:
     """A UCR/UEA classification dataset: x [N, C, T] float32, y [N] int64, name "ucr:NAME".
@@ -120,37 +162,15 @@ def load_ucr(name: str, split: str = "train", multiple: int = 8, length: int | N
       which the shape-agnostic encoder reads (fmlab.evaluate.features and fit() mask the padding out).
     - ``meta["orig_length"]``, ``meta["n_missing"]``: length and NaN count before processing.
     """
-    if split not in ("train", "test"):
-        raise ValueError(f"load_ucr(split=...): expected 'train' or 'test' (the archive's own split), "
-                         f"got {split!r}; for a validation set use ds.split(test_size=...)")
-    if isinstance(multiple, bool) or not isinstance(multiple, int) or multiple < 1:
-        raise ValueError(f"load_ucr(multiple=...): expected a positive int (the patch length), got {multiple!r}")
-    if length is not None and (isinstance(length, bool) or not isinstance(length, int)
-                               or length < 1 or length % multiple):
-        raise ValueError(f"load_ucr(length=...): expected a positive multiple of multiple={multiple}, "
-                         f"got {length!r}; round it, or pass multiple=1")
+    _check_arguments(split, multiple, length)
     canon, is_local = _resolve(name)
-    if not is_local and not _online():
-        raise ValueError(f"load_ucr: {canon!r} is not shipped with aeon and needs a network connection to "
-                         f"download from zenodo.org, which is not reachable. Offline datasets: "
-                         f"{', '.join(offline_datasets())}. To fix: connect and retry (aeon keeps it in "
-                         f"AEON_DATA, default ~/aeon_data), or copy {canon}/{canon}_TRAIN.ts and _TEST.ts there.")
-    from aeon.datasets import load_classification
-    try:
-        X, labels = load_classification(canon, split=split)
-    except (OSError, ValueError) as e:
-        raise ValueError(f"load_ucr: aeon could not load {canon!r} ({type(e).__name__}: {e}); "
-                         f"check the network, or use one of: {', '.join(offline_datasets())}") from e
+    X, labels = _load_split(canon, is_local, split)
 
     series = [np.asarray(s, dtype=np.float64) for s in X]  # [C, T_i] each; a 3-D array or a list
     if pad:
         return _padded(canon, series, labels, X, split)
     if length is None:
-        longest = max(s.shape[1] for s in series)
-        if isinstance(X, list):  # variable length: both splits must land on the same T
-            other = load_classification(canon, split="test" if split == "train" else "train")[0]
-            longest = max(longest, max(np.shape(s)[1] for s in other))
-        length = max(multiple, int(np.floor(longest / multiple + 0.5)) * multiple)
+        length = max(multiple, int(np.floor(_longest(canon, series, X, split) / multiple + 0.5)) * multiple)
     n_missing = [int(np.isnan(s).sum()) for s in series]
     x = torch.stack([_resample(_znorm(_fill_missing(s)), length) for s in series])
 
@@ -176,12 +196,8 @@ def _labels(labels) -> tuple[list[str], torch.Tensor]:
 
 def _padded(canon: str, series: list[np.ndarray], labels, X, split: str) -> SignalDataset:
     """load_ucr(pad=True): every series z-normalised at its own length, zero-padded to the longest."""
-    from aeon.datasets import load_classification
     lengths = [s.shape[1] for s in series]
-    longest = max(lengths)
-    if isinstance(X, list):  # variable length: both splits share T
-        other = load_classification(canon, split="test" if split == "train" else "train")[0]
-        longest = max(longest, max(np.shape(s)[1] for s in other))
+    longest = _longest(canon, series, X, split)
     x = torch.zeros(len(series), series[0].shape[0], longest)
     for i, s in enumerate(series):
         x[i, :, : s.shape[1]] = torch.as_tensor(_znorm(_fill_missing(s)), dtype=torch.float32)
