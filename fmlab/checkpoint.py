@@ -22,6 +22,7 @@ import torch
 import torch.nn as nn
 
 from . import distributed
+from .profiles import say
 
 SAMPLE = 4096  # values of each tensor a fingerprint reads: cheap for any size, still unlike for unlike tensors
 PARTS = ("model", "optimizer", "step", "run", "history")
@@ -159,7 +160,7 @@ class Checkpoints:
         opt.load_state_dict(state["optimizer"])
         self.step = state["step"]
         if self.writes:
-            print(f"fmlab.fit: resuming {self.path} at step {self.step}")
+            say(f"fmlab.fit: resuming {self.path} at step {self.step}")
         return self.step, state["history"]
 
     def due(self, done: int) -> bool:

@@ -14,7 +14,7 @@ import socket
 import sys
 from pathlib import Path
 
-from .profiles import PROFILES, get_profile
+from .profiles import PROFILES, QUIET_ENV, get_profile
 
 EXPLORER = "07_explorer.ipynb"
 DEFAULT_PORT = 8866  # Voila's own default
@@ -61,7 +61,7 @@ def explore_command(port: int, profile: str, template: str = "fmlab") -> tuple[l
     argv = [sys.executable, "-m", "voila", str(REPO / "notebooks" / EXPLORER), "--no-browser",
             "--Voila.ip=127.0.0.1", f"--port={port}", "--Voila.port_retries=0", "--show_tracebacks=True",
             f"--template={template}"]
-    env = {**os.environ, "FMLAB_PROFILE": profile,
+    env = {**os.environ, "FMLAB_PROFILE": profile, QUIET_ENV: "1",   # a page for students: no narration
            "JUPYTER_PATH": os.pathsep.join(filter(None, [str(TEMPLATES), os.environ.get("JUPYTER_PATH")]))}
     env.setdefault("NUMBA_CACHE_DIR", str(Path.home() / ".cache" / "fmlab" / "numba"))  # UMAP's compiled code
     return argv, env

@@ -15,7 +15,7 @@ from safetensors.torch import load_file, save_file
 
 from .atomic import atomic_path  # the one atomic writer; hub.atomic_path is the name the package uses
 from .models import Encoder, EncoderConfig
-from .profiles import cache_dir
+from .profiles import cache_dir, say
 
 FORMAT = "fmlab.encoder/2"
 # Format 1 predates the shape-agnostic encoder: its encoders divided inputs by input_scale and embedded
@@ -91,12 +91,12 @@ def load_or_train(name: str, config: EncoderConfig, train: Callable[[Encoder], o
     the same arguments as the notebook that trains, so they reuse its encoder or train it themselves."""
     path = cache_dir("encoders") / f"{cache_key(name, config=config.to_json(), **settings)}.safetensors"
     if path.exists() and not retrain:
-        print(f"fmlab.hub: loaded {name} from {path}")
+        say(f"fmlab.hub: loaded {name} from {path}")
         return load(path)
     encoder = Encoder(config)
     train(encoder)
     save(encoder, path, name=name, **settings)
-    print(f"fmlab.hub: saved {name} to {path}")
+    say(f"fmlab.hub: saved {name} to {path}")
     return encoder
 
 

@@ -1,4 +1,4 @@
-"""Run profiles (smoke / cpu / gpu), the device, and the cache directory.
+"""Run profiles (smoke / cpu / gpu), the device, the cache directory, and whether fmlab narrates.
 
 A profile says how big a run is: which encoder preset, how many samples, how many steps. Every number that
 differs between smoke, cpu and gpu lives in its ``Profile``, so a change of budget is one edit here.
@@ -117,6 +117,21 @@ def device(prefer: str | None = None) -> torch.device:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+QUIET_ENV = "FMLAB_QUIET"  # `fmlab explore` sets it: a Voila page for students shows controls and plots only
+
+
+def quiet() -> bool:
+    """True where FMLAB_QUIET is set (to anything but "" or "0"): fmlab's own lines about what it loaded, saved,
+    trained and recorded are not printed (say()). Progress bars, warnings and errors still show."""
+    return os.environ.get(QUIET_ENV, "") not in ("", "0")
+
+
+def say(message: str) -> None:
+    """Print one of fmlab's lines about what it does (e.g. "fmlab.fit: MAE on cpu ..."), unless quiet()."""
+    if not quiet():
+        print(message, flush=True)
 
 
 def cache_dir(*parts: str) -> Path:

@@ -6,13 +6,15 @@ import time
 
 import torch
 
+from .profiles import say
+
 
 def announce(model: torch.nn.Module, dev: torch.device, bf16: bool, world: int, start: int, steps: int,
              batch_size: int) -> None:
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    print(f"fmlab.fit: {type(model).__name__} on {dev}{' (bf16 autocast)' if bf16 else ''}"
-          f"{f' x {world} processes (DDP)' if world > 1 else ''}, steps {start}->{steps}, batch {batch_size}"
-          f"{' per process' if world > 1 else ''}, {trainable:,} trainable parameters")
+    say(f"fmlab.fit: {type(model).__name__} on {dev}{' (bf16 autocast)' if bf16 else ''}"
+        f"{f' x {world} processes (DDP)' if world > 1 else ''}, steps {start}->{steps}, batch {batch_size}"
+        f"{' per process' if world > 1 else ''}, {trainable:,} trainable parameters")
 
 
 def in_notebook() -> bool:

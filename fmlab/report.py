@@ -10,6 +10,8 @@ import json
 import os
 from pathlib import Path
 
+from .profiles import say
+
 METRICS_ENV = "FMLAB_METRICS_FILE"  # set by the course runner for each notebook's kernel
 RECORDED: dict[str, object] = {}
 
@@ -30,5 +32,5 @@ def record(name: str, value) -> None:
         with atomic_path(path) as tmp:
             Path(tmp).write_text(json.dumps(current, indent=1))
     shown = f"{value:.4g}" if isinstance(value, float) else value
-    print(f"recorded {name} = {shown}")
+    say(f"recorded {name} = {shown}")
 

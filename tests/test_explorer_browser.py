@@ -234,6 +234,19 @@ def test_the_adaptation_panel_answers_a_slider_at_once_and_fits_on_the_button(op
     assert "lora(rank=5) on" in status.inner_text()
 
 
+# What only a developer needs: fmlab's narration (quiet under `fmlab explore`), Python reprs, cache paths, and
+# markdown about the code cells the page hides.
+DEVELOPER_TEXT = ["fmlab:", "fmlab.fit:", "fmlab.hub:", "fmlab.compare:", "recorded ", "Profile(", "SignalDataset(",
+                  ".cache/fmlab", "Traceback", "the cell below", "Run all cells"]
+
+
+def test_the_page_shows_no_developer_output(opened):
+    text = opened.locator("body").inner_text()
+    shown = [t for t in DEVELOPER_TEXT if t.lower() in text.lower()]
+    assert not shown, f"the page shows developer output: {shown}; e.g. " + "; ".join(
+        text[max(0, text.lower().index(t.lower()) - 80):text.lower().index(t.lower()) + 80] for t in shown[:2])
+
+
 def test_the_page_asks_nothing_of_other_hosts_and_logs_no_error(opened, traffic):
     """Last, so that it also covers every interaction above. Voila's own lab template would fetch Font Awesome
     from a CDN; `fmlab explore` serves the page with fmlab's copy of it that does not."""

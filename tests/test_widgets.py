@@ -270,6 +270,25 @@ def test_explore_serves_notebook_07_on_localhost_only():
     assert argv[1:3] == ["-m", "voila"] and argv[3].endswith("notebooks/07_explorer.ipynb")
     assert {"--Voila.ip=127.0.0.1", "--port=8899", "--no-browser", "--Voila.port_retries=0"} <= set(argv)
     assert env["FMLAB_PROFILE"] == "smoke"
+    assert env["FMLAB_QUIET"] == "1"  # the page for students shows no narration
+
+
+def test_quiet_silences_fmlab_narration_and_nothing_else(monkeypatch, capsys):
+    import torch
+    from fmlab import profiles, report
+    from fmlab.progress import announce
+    model = torch.nn.Linear(2, 2)
+    for value, silent in (("1", True), ("0", False), ("", False)):
+        monkeypatch.setenv("FMLAB_QUIET", value)
+        assert profiles.quiet() is silent
+        report.record("quiet_check", 0.5)
+        announce(model, torch.device("cpu"), False, 1, 0, 10, 4)
+        out = capsys.readouterr().out
+        assert (out == "") is silent, (value, out)
+        assert report.RECORDED["quiet_check"] == 0.5  # recorded all the same
+    monkeypatch.setenv("FMLAB_QUIET", "1")
+    with pytest.raises(ValueError):  # errors are not narration
+        profiles.get_profile("huge")
 
 
 def test_explore_uses_the_shipped_template_that_fetches_nothing_from_a_cdn():

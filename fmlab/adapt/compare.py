@@ -26,7 +26,7 @@ import torch
 from ..data.core import SignalDataset
 from ..evaluate import what_it_encodes
 from ..models import Encoder
-from ..profiles import PROFILES
+from ..profiles import PROFILES, say
 from ..train import fit
 from .base import Classifier
 from .baselines import CLASSIC, classic_for, fitted_parameters
@@ -183,8 +183,8 @@ def compare(encoder: Encoder, train: SignalDataset, test: SignalDataset, strateg
                     if models is not None:
                         models[label, budget, seed] = clf
                 rows.append(dict(strategy=label, budget=budget, labels=len(few), seed=seed, **result))
-                print(f"fmlab.compare: {label}, budget {budget} ({len(few)} labels), seed {seed}: "
-                      f"accuracy {result['accuracy']:.3f}")
+                say(f"fmlab.compare: {label}, budget {budget} ({len(few)} labels), seed {seed}: "
+                    f"accuracy {result['accuracy']:.3f}")
     table = pd.DataFrame(rows, columns=[*COLUMNS, *(FAIR_COLUMNS if rule is not None else ())])
     table["budget"] = pd.Series([r["budget"] for r in rows], dtype=object)  # keep 10 (per class) apart from 1.0
     return table

@@ -21,7 +21,7 @@ from ..data import SignalDataset, load
 from ..evaluate import online_probe
 from ..lock import folder_lock
 from ..models import Encoder, EncoderConfig
-from ..profiles import cache_dir, get_profile
+from ..profiles import cache_dir, get_profile, say
 from ..profiles import device as pick_device
 from ..train import History, fit
 from .contrastive import Contrastive
@@ -207,7 +207,7 @@ def pretrained(objective: str = "mae", data: str = "eeg", profile: str | None = 
     obj = make_objective(objective, encoder, fs=info["fs"], data=data, **objective_args)
     _read_entry(folder / "objective.safetensors", lambda path: obj.load_state_dict(load_file(str(path))))
     hist = _read_entry(folder / "history.json", lambda path: History.from_dict(json.loads(path.read_text())))
-    print(f"fmlab: loaded the pretrained {objective} ({s['profile']} profile) from {folder}")
+    say(f"fmlab: loaded the pretrained {objective} ({s['profile']} profile) from {folder}")
     return obj.eval(), hist
 
 
