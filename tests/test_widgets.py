@@ -201,7 +201,7 @@ def test_latent_click_shows_the_signal_and_its_feature_neighbours():
     assert [j for j, _ in ex.nearest(7)] == expected
     ring, cross = ex.scatter.data[-2:]
     assert list(ring.customdata) == expected and list(cross.customdata) == [7]
-    assert ex.signal.layout.title.text.startswith("#7 ") and ex._row.children == (ex.scatter, ex.signal)
+    assert ex.signal.layout.title.text.startswith("#7 ") and [b.children[0] for b in ex._row.children] == [ex.scatter, ex.signal]
     assert "nearest neighbours of #7" in ex.listing.value and all(f"#{j}<" in ex.listing.value for j in expected)
     with pytest.raises(ValueError, match="features"):
         LatentExplorer(np.zeros((30, 2)), ds, features=feats[:10])
@@ -236,11 +236,40 @@ def test_latent_click_updates_in_place_and_remakes_a_figure_whose_page_drops_upd
     ex.scatter.layout.xaxis.range = [-1, 1]  # the zoom a page reports
     asyncio.run(click(9, answered=(ex.signal,)))  # the map's page stays silent
     assert ex.rebuilt == 1 and ex.scatter is not first_map and ex.signal is first_signal
-    assert ex._row.children == (ex.scatter, ex.signal) and ex.figure is ex.scatter
+    assert [b.children[0] for b in ex._row.children] == [ex.scatter, ex.signal] and ex.figure is ex.scatter
     assert list(ex.scatter.data[-1].customdata) == [9] and ex.scatter.layout.xaxis.range == (-1, 1)
     assert "fmlab-latent-map" in ex.scatter._dom_classes and first_map.comm is None  # the stale one closed
     ex.scatter.data[0]._dispatch_on_click(Points(point_inds=[0], trace_index=0), None)  # the new map clicks too
     assert ex.selected == int(ex.scatter.data[0].customdata[0])
+
+
+def test_masking_and_adaptation_figures_are_made_anew_when_their_page_drops_updates(masking, task):
+    """The same watch as the latent map's, on the two other panels: an update the page leaves unapplied for
+    STALE_SECONDS makes the figure anew in its box, with its CSS class and its present numbers."""
+    import asyncio
+    encoder, train, test = task
+    adapting = AdaptationExplorer(encoder, train, test, steps=3, batch_size=16, labels=5)
+    adapting.STALE_SECONDS = 0.05
+    adapting.widget
+    masking.live.seconds = 0.05  # the fixture built its panel already
+    first_plot, first_chart = masking.plot, adapting.chart
+
+    async def update(answered: bool) -> None:
+        masking.update(ratio=0.5)
+        adapting.fit()
+        if answered:
+            applied(masking.plot), applied(adapting.chart)
+        await asyncio.sleep(0.3)
+
+    asyncio.run(update(answered=True))
+    assert (masking.plot, adapting.chart, masking.live.rebuilt, adapting.live.rebuilt) == (first_plot, first_chart, 0, 0)
+    asyncio.run(update(answered=False))
+    assert masking.live.rebuilt == adapting.live.rebuilt == 1
+    assert masking.plot is not first_plot and masking.live.box.children == (masking.plot,)
+    assert adapting.chart is not first_chart and adapting.live.box.children == (adapting.chart,)
+    assert numbers(masking.plot) == numbers(first_plot) and first_plot.comm is None  # same numbers; the stale closed
+    assert sum(len(t.x or ()) for t in adapting.chart.data) == 2  # both fits are on the new chart
+    assert "fmlab-masking-plot" in masking.plot._dom_classes and "fmlab-adapt-chart" in adapting.chart._dom_classes
 
 
 def test_latent_figures_are_probed_when_the_page_draws_them():

@@ -23,7 +23,7 @@ from ..data.core import SignalDataset
 from ..models import Encoder
 from ..viz.offline import plotly_html
 from ..viz.style import palette_color
-from .live import static_note, widget_bundle, wire
+from .live import WatchedFigure, static_note, widget_bundle, wire
 
 # the control that sets each strategy's one size argument: rank of LoRA, width of adapters, number of prompts
 SIZE_ARGUMENT = {"lora": "rank", "adapter": "bottleneck", "prompt_tuning": "num_prompts"}
@@ -57,7 +57,7 @@ class AdaptationExplorer:
         self.rows: list[dict] = []
         self.controls: dict = {}
         self._described: dict = {}
-        self._widget = self.info = self.status = self.chart = None
+        self._widget = self.info = self.status = self.live = None  # live: the chart's WatchedFigure
 
     def arguments(self) -> dict:
         """The current strategy's arguments, e.g. {"rank": 4} for LoRA ({} for the probe and full fine-tuning)."""
@@ -112,12 +112,13 @@ class AdaptationExplorer:
                                self.batch_size, STRATEGIES[name].default_lr)
         row = dict(strategy=self.label(), budget=int(self.state["labels"]), labels=len(few), seed=self.seed, **result)
         self.rows.append(row)
-        if self.chart is not None:
+        if self.live is not None:
             trace = self.chart.data[ADAPTATIONS.index(name)]
             with self.chart.batch_update():
                 trace.x = (*(trace.x or ()), row["trainable_params"])
                 trace.y = (*(trace.y or ()), row["accuracy"])
                 trace.text = (*(trace.text or ()), f"{row['strategy']}, {row['labels']} labels")
+            self.live.sent()
         if self.status is not None:
             self.status.value = (f"{html.escape(row['strategy'])} on {row['labels']} labels: accuracy "
                                  f"<b>{row['accuracy']:.1%}</b> on {len(self.test)} held-out signals (chance "
@@ -129,6 +130,13 @@ class AdaptationExplorer:
         """Every fit so far as a pandas DataFrame in compare()'s columns (budget: labels per class), one row each."""
         import pandas as pd
         return pd.DataFrame(self.rows, columns=list(COLUMNS))
+
+    STALE_SECONDS = 3.0  # a page applies an update in well under a second (live.WatchedFigure)
+
+    @property
+    def chart(self):
+        """The chart's live FigureWidget (None until the panel is built)."""
+        return None if self.live is None else self.live.figure
 
     def _chart(self):
         """Accuracy against trainable parameters (log scale), one trace per strategy, a point per fit."""
@@ -153,7 +161,6 @@ class AdaptationExplorer:
         button; the setting's cost, the last fit's accuracy and the chart of every fit (built on first use)."""
         if self._widget is None:
             import ipywidgets as w
-            import plotly.graph_objects as go
             s, dim = self.state, self.encoder.dim
             self.controls = dict(
                 strategy=w.Dropdown(options=list(ADAPTATIONS), value=s["strategy"], description="strategy"),
@@ -172,11 +179,10 @@ class AdaptationExplorer:
             self.info, self.status = w.HTML(), w.HTML("Press <i>fit</i> to train this setting on the labels chosen.")
             self.info.add_class("fmlab-adapt-info")
             self.status.add_class("fmlab-adapt-status")
-            self.chart = go.FigureWidget(self._chart())
-            self.chart.add_class("fmlab-adapt-chart")
+            self.live = WatchedFigure(self._chart(), "fmlab-adapt-chart", self.STALE_SECONDS)
             c = self.controls
             self._widget = w.VBox([w.HBox([c["strategy"], c["rank"], c["bottleneck"], c["num_prompts"]]),
-                                   w.HBox([c["labels"], button]), self.info, self.status, self.chart])
+                                   w.HBox([c["labels"], button]), self.info, self.status, self.live.box])
             self.update()
         return self._widget
 

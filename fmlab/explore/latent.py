@@ -15,7 +15,7 @@ from ..viz.embedding import check_features, cosine_knn
 from ..viz.latent import check_embedding, interactive_scatter, sample_facts
 from ..viz.offline import plotly_html
 from ..viz.style import channel_indices
-from .live import when_not_applied, widget_bundle
+from .live import WatchedFigure, widget_bundle
 
 
 class LatentExplorer:
@@ -26,21 +26,21 @@ class LatentExplorer:
 
     The live panel's two plotly FigureWidgets are made once: a click changes their numbers in place (one message
     each, about 0.15 s in Voila where new widgets per click took 3 s), and layout.uirevision keeps a zoom. A figure
-    whose page has not applied an update after STALE_SECONDS is made anew from its state (see live.when_not_applied)."""
+    whose page has not applied an update after STALE_SECONDS is made anew from its state (live.WatchedFigure)."""
 
     STALE_SECONDS = 3.0  # a page applies an update in well under a second, even on a busy machine
 
     def __init__(self, emb, data: SignalDataset, color_by: str = "state", channels=None, features=None,
                  neighbours: int = 5):
-        self.figure = interactive_scatter(emb, data, color_by, title="click a point to see its signal", height=420)
-        self.figure.update_layout(width=460, uirevision="latent-map")
+        self.map_figure = interactive_scatter(emb, data, color_by, title="click a point to see its signal", height=420)
+        self.map_figure.update_layout(width=460, uirevision="latent-map")
         n_ch = data.x.shape[1]
         self.emb, self.data, self.selected = check_embedding(emb, data, "LatentExplorer"), data, 0
         spread = np.unique(np.linspace(0, n_ch - 1, min(8, n_ch)).round().astype(int)).tolist()
         self.channels = channel_indices(spread if channels is None else channels, data.channels, n_ch, "LatentExplorer")
         self.spacing = 4 * float(data.x[:, self.channels].std(-1).median()) or 1.0  # one scale for every sample
-        self.scatter = self.signal = self.listing = self._row = self._widget = None
-        self.knn, self.rebuilt = None, 0  # rebuilt: live figures made anew because their page dropped updates
+        self.live_map = self.live_signal = self.listing = self._row = self._widget = None  # WatchedFigures, widgets
+        self.knn = None
         if features is not None:
             f = check_features(features, "LatentExplorer")
             if len(f) != len(data) or not 1 <= neighbours < len(f):
@@ -48,11 +48,29 @@ class LatentExplorer:
                                  f"neighbours < N, got {len(f)} rows and neighbours={neighbours}; pass "
                                  f"features(encoder, data) of the data the map shows")
             self.knn = cosine_knn(f, neighbours + 1)  # each point comes with itself, dropped in nearest()
-            self.figure.add_scatter(mode="markers", name=f"its {neighbours} nearest neighbours", hoverinfo="skip",
+            self.map_figure.add_scatter(mode="markers", name=f"its {neighbours} nearest neighbours", hoverinfo="skip",
                                     marker=dict(size=13, color="rgba(0,0,0,0)", line=dict(width=2, color="black")))
-            self.figure.add_scatter(mode="markers", name="selected", hoverinfo="skip",
+            self.map_figure.add_scatter(mode="markers", name="selected", hoverinfo="skip",
                                     marker=dict(size=15, symbol="x-thin", line=dict(width=3, color="black")))
             self._ring(0)
+
+    @property
+    def figure(self):
+        """The map: its live FigureWidget once the panel is built (every update goes to the page), else a Figure."""
+        return self.map_figure if self.live_map is None else self.live_map.figure
+
+    @property
+    def scatter(self):
+        return None if self.live_map is None else self.live_map.figure
+
+    @property
+    def signal(self):
+        return None if self.live_signal is None else self.live_signal.figure
+
+    @property
+    def rebuilt(self) -> int:
+        """Live figures made anew because their page dropped updates."""
+        return sum(w.rebuilt for w in (self.live_map, self.live_signal) if w is not None)
 
     def nearest(self, index: int) -> list[tuple[int, float]]:
         """The sample's nearest neighbours by cosine distance on the features: [(index, distance)], nearest first."""
@@ -112,46 +130,13 @@ class LatentExplorer:
                 for live, new in zip(self.signal.data, fig.data):
                     live.y = new.y
                 self.signal.layout.title.text = fig.layout.title.text
-            for live in (self.scatter, self.signal):
-                when_not_applied(live, self.STALE_SECONDS, self._rebuild)
+            self.live_map.sent()
+            self.live_signal.sent()
         return fig
 
     def _clicked(self, trace, points, state=None) -> None:
         if points.point_inds:
             self.select(int(trace.customdata[points.point_inds[0]]))
-
-    def _live(self, fig, name: str):
-        """``fig`` as a FigureWidget with the CSS class fmlab-latent-``name``; on the map a click calls select().
-        Once the page shows it, it gets an edit that draws nothing, so that a page that drops its updates is found
-        (and the figure made anew) before anyone clicks."""
-        import plotly.graph_objects as go
-        live = go.FigureWidget(fig)
-        live.add_class(f"fmlab-latent-{name}")
-        if name == "map":
-            for trace in live.data:
-                trace.on_click(self._clicked)
-        live.observe(lambda change: change["new"] and not change["old"] and self._probe(live), names="_view_count")
-        return live
-
-    def _probe(self, live) -> None:
-        """An edit of ``live`` that draws nothing, watched like a click's (live.when_not_applied)."""
-        with live.batch_update():
-            live.data[0].meta = (live.data[0].meta or 0) + 1  # free data of the trace: nothing to draw
-        when_not_applied(live, self.STALE_SECONDS, self._rebuild)
-
-    def _rebuild(self, stale) -> None:
-        """Replace the live map or signal ``stale`` by a new FigureWidget of its present state (zoom included)."""
-        if self.rebuilt >= 4:  # a page that drops updates to every new widget is not helped by one more
-            return
-        if stale is self.scatter:
-            self.figure = self.scatter = self._live(stale, "map")
-        elif stale is self.signal:
-            self.signal = self._live(stale, "signal")
-        else:
-            return  # replaced already
-        self._row.children = (self.scatter, self.signal)
-        stale.close()
-        self.rebuilt += 1
 
     @property
     def widget(self):
@@ -159,9 +144,10 @@ class LatentExplorer:
         then on ``figure`` is the map's FigureWidget, so every update goes to the page)."""
         if self._widget is None:
             import ipywidgets as w
-            self.figure = self.scatter = self._live(self.figure, "map")
-            self.signal = self._live(self.signal_figure(self.selected), "signal")
-            self._widget = self._row = w.HBox([self.scatter, self.signal])
+            self.live_map = WatchedFigure(self.map_figure, "fmlab-latent-map", self.STALE_SECONDS, self._clicked)
+            self.live_signal = WatchedFigure(self.signal_figure(self.selected), "fmlab-latent-signal",
+                                             self.STALE_SECONDS)
+            self._widget = self._row = w.HBox([self.live_map.box, self.live_signal.box])
             if self.knn is not None:
                 self.listing = w.HTML(self.neighbours_html(self.selected))
                 self.listing.add_class("fmlab-latent-neighbours")

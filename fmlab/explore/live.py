@@ -1,5 +1,5 @@
 """What every live panel needs from ipywidgets and plotly: controls that call update(), a static copy for
-viewers without a kernel, and a check that the page applied an update to a plotly FigureWidget."""
+viewers without a kernel, and plotly FigureWidgets that are made anew when their page drops updates."""
 from __future__ import annotations
 
 
@@ -38,3 +38,44 @@ def when_not_applied(fig, seconds: float, rebuild) -> None:
     edit = getattr(fig, "_last_trace_edit_id", None)
     stale = lambda: getattr(fig, "_trace_edit_in_process", False) and fig._last_trace_edit_id == edit
     loop.call_later(seconds, lambda: stale() and rebuild(fig))
+
+
+class WatchedFigure:
+    """A plotly FigureWidget (``figure``) in a box of its own (``box``, what a panel shows), made anew from its
+    present state (zoom included) when its page drops updates: call ``sent()`` after each update of ``figure``. Once
+    the page draws it, it gets an edit that draws nothing, so a page that drops updates is found before anyone
+    touches a control. ``on_click(trace, points, state)`` is wired to every trace, of each new figure too."""
+
+    MOST = 4  # a page that drops updates to every new widget is not helped by one more
+
+    def __init__(self, fig, css: str, seconds: float = 3.0, on_click=None):
+        import ipywidgets as w
+        self.css, self.seconds, self.on_click, self.rebuilt = css, seconds, on_click, 0
+        self.figure = self._make(fig)
+        self.box = w.Box([self.figure])
+
+    def _make(self, fig):
+        import plotly.graph_objects as go
+        live = go.FigureWidget(fig)
+        live.add_class(self.css)
+        for trace in live.data if self.on_click is not None else ():
+            trace.on_click(self.on_click)
+        live.observe(lambda change: change["new"] and not change["old"] and self._probe(live), names="_view_count")
+        return live
+
+    def _probe(self, live) -> None:
+        with live.batch_update():
+            live.data[0].meta = (live.data[0].meta or 0) + 1  # free data of the trace: nothing to draw
+        when_not_applied(live, self.seconds, self._rebuild)
+
+    def sent(self) -> None:
+        """Watch the update just sent: unapplied after ``seconds``, the figure is made anew."""
+        when_not_applied(self.figure, self.seconds, self._rebuild)
+
+    def _rebuild(self, stale) -> None:
+        if stale is not self.figure or self.rebuilt >= self.MOST:
+            return  # replaced already, or past helping
+        self.figure = self._make(stale)
+        self.box.children = (self.figure,)
+        stale.close()
+        self.rebuilt += 1

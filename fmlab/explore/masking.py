@@ -23,7 +23,7 @@ from ..data.core import SignalDataset
 from ..masking import MASK_KINDS, patchify
 from ..viz.offline import plotly_html
 from ..viz.style import PALETTE, channel_indices, channel_label, time_axis
-from .live import static_note, widget_bundle, wire
+from .live import WatchedFigure, static_note, widget_bundle, wire
 from .reconstruction import ReconstructionExplorer
 
 ORIGINAL, SEEN, MAE_COLOR, SPECTRUM_COLOR = "#8c8c8c", PALETTE[0], PALETTE[3], PALETTE[2]
@@ -73,7 +73,7 @@ class MaskingExplorer(ReconstructionExplorer):
         self.time, self.time_label = time_axis(self.fs or 1.0, c.length)
         self.freqs = np.fft.rfftfreq(c.patch_size, 1 / (self.fs or 1.0))
         self.controls: dict = {}
-        self.plot = self.message = self.problem = None
+        self.drawn = self.live = self.message = self.problem = None  # a plotly Figure, then its WatchedFigure
         self.redraw_seconds: float | None = None
         self._outputs: dict = {}
 
@@ -196,9 +196,16 @@ class MaskingExplorer(ReconstructionExplorer):
                  f"tokens hidden; {name} in time")
         return data, titles, title
 
+    STALE_SECONDS = 3.0  # a page applies an update in well under a second (live.WatchedFigure)
+
+    @property
+    def plot(self):
+        """The figure: its live FigureWidget once the panel is built (every update goes to the page), else a Figure."""
+        return self.drawn if self.live is None else self.live.figure
+
     def _draw(self, out: dict) -> None:
-        if self.plot is None:
-            self.plot = self._empty_figure()
+        if self.drawn is None:
+            self.drawn = self._empty_figure()
         data, titles, title = self._trace_data(out, self.state["channel"], self.state["patch"])
         with self.plot.batch_update():
             for trace, values in zip(self.plot.data, data):
@@ -206,6 +213,8 @@ class MaskingExplorer(ReconstructionExplorer):
             for note, text in zip(self.plot.layout.annotations, titles):
                 note.text = text
             self.plot.layout.title.text = title
+        if self.live is not None:
+            self.live.sent()
 
     def update(self, ratio: float | None = None, kind: str | None = None, index: int | None = None,
                channel: int | None = None, patch: int | None = None):
@@ -233,7 +242,6 @@ class MaskingExplorer(ReconstructionExplorer):
         (built on first use). Each control carries the CSS class fmlab-mask-<name>, the figure fmlab-masking-plot."""
         if self._widget is None:
             import ipywidgets as w
-            import plotly.graph_objects as go
             s, cfg = self.state, self.mae.encoder.config
             self.controls = dict(
                 ratio=w.FloatSlider(value=s["ratio"], min=0.05, max=0.95, step=0.05, description="mask ratio",
@@ -248,11 +256,11 @@ class MaskingExplorer(ReconstructionExplorer):
             wire(self.controls, self.update, "fmlab-mask")
             self.message = w.HTML()
             self.update()  # the first drawing goes into the widget whole: changes sent before it is shown get lost
-            self.plot = go.FigureWidget(self.plot if self.plot is not None else self._empty_figure())
-            self.plot.add_class("fmlab-masking-plot")
+            self.live = WatchedFigure(self.drawn if self.drawn is not None else self._empty_figure(),
+                                      "fmlab-masking-plot", self.STALE_SECONDS)
             c = self.controls
             self._widget = w.VBox([w.HBox([c["ratio"], c["kind"], c["index"]]), w.HBox([c["channel"], c["patch"]]),
-                                   self.message, self.plot])
+                                   self.message, self.live.box])
         return self._widget
 
     def _repr_mimebundle_(self, include=None, exclude=None):
