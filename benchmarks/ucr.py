@@ -3,7 +3,8 @@
 the training labels, report accuracy on the archive's own test split.
 
     python benchmarks/ucr.py --profile cpu [--datasets GunPoint ...] [--objectives mae ...] [--seeds 0 1]
-                             [--references NAME ...] [--adapt NAME ...] [--foundation mae ...] [--out PATH]
+                             [--references NAME ...] [--layer-cv] [--adapt NAME ...] [--foundation mae ...]
+                             [--out PATH]
 
 Rows, per dataset and seed: every objective (fmlab.pretrain.pretrained on ucr:NAME, the profile's settings, cached
 in FMLAB_CACHE), a randomly initialised encoder of the same config, the reference encoders committed with the kit
@@ -16,7 +17,9 @@ Classifiers on the frozen features: an RBF SVM with C chosen by 5-fold cross-val
 (T-Loss's and TS2Vec's `fit_svm`: C in 1e-4 ... 1e4 and inf; C = inf without search when the split has fewer than
 50 series or 5 per class), and logistic regression on standardised features (fmlab.evaluate.probe_accuracy).
 Measured in the same run: MiniRocket through aeon (fmlab.adapt.baselines.minirocket) and 1NN-DTW through aeon
-(full window). Published figures are in REFERENCES, each with its source.
+(full window). Published figures are in REFERENCES, each with its source. --layer-cv: each frozen reference (and its
+random init) reads its features from the layers that 5-fold CV on the train split prefers (layer_choices: the
+last block, an earlier one, the last two or every block side by side), the way the SVM's C is chosen.
 Writes benchmarks/results/ucr-<profile>.json (or --out).
 """
 from __future__ import annotations
@@ -98,6 +101,38 @@ def svm_accuracy(f_train: torch.Tensor, y_train: torch.Tensor, f_test: torch.Ten
     return {"svm": float(svm.score(f_test, np.asarray(y_test))), "svm_C": f"{svm.C:g}"}
 
 
+def layer_choices(depth: int) -> dict[str, tuple[int, ...]]:
+    """--layer-cv: the features a frozen encoder of ``depth`` blocks offers, each a tuple of block counts whose
+    tokens (through the final norm) are pooled and put side by side; the first is the protocol without the option."""
+    return {"last": (depth,), f"block {depth - 1}": (depth - 1,), f"block {depth - 2}": (depth - 2,),
+            "last two": (depth - 1, depth), "every block": tuple(range(1, depth + 1))}
+
+
+def cv_accuracy(f_train: torch.Tensor, y_train: torch.Tensor) -> float | None:
+    """The RBF SVM's best 5-fold cross-validated accuracy on the train split alone (C searched as in svm_accuracy);
+    None where a class has fewer than 5 series."""
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.svm import SVC
+    y = np.asarray(y_train)
+    if np.bincount(y).min() < 5:
+        return None
+    search = GridSearchCV(SVC(kernel="rbf", gamma="scale"), {"C": SVM_C[:-1]},
+                          cv=StratifiedKFold(5, shuffle=True, random_state=0))
+    return float(search.fit(np.asarray(f_train, dtype=np.float64), y).best_score_)
+
+
+def layer_cv_scores(enc, train, test) -> dict:
+    """The SVM on the features whose layers 5-fold CV on the train split prefers (never the test split; ties go to
+    the earlier choice, the last layer first): {"svm", "svm_C", "layer", "layer_cv"}."""
+    feats = lambda d, depths: torch.cat([features(enc, d, per_channel=True, pool=POOL, depth=k) for k in depths], 1)
+    cv = {name: cv_accuracy(feats(train, depths), train.y) for name, depths in
+          layer_choices(len(enc.blocks)).items()}
+    known = {name: v for name, v in cv.items() if v is not None}
+    best = max(known, key=lambda name: (known[name], -list(cv).index(name))) if known else "last"
+    depths = layer_choices(len(enc.blocks))[best]
+    return {**svm_accuracy(feats(train, depths), train.y, feats(test, depths), test.y), "layer": best, "layer_cv": cv}
+
+
 def probe_both(f_train, y_train, f_test, y_test) -> dict:
     """The SVM and logistic regression (standardised features) on the same frozen features [N, D]."""
     return {**svm_accuracy(f_train, y_train, f_test, y_test),
@@ -115,9 +150,10 @@ def dtw_1nn(train, test) -> float:
         torch.set_num_threads(threads)
 
 
-def reference_rows(name: str, references: list[str], seeds, add) -> None:
+def reference_rows(name: str, references: list[str], seeds, add, layer_cv: bool = False) -> None:
     """Frozen references (and their architecture at random init, one row per seed) on the data as it is:
-    every series at its own length (load_ucr(pad=True)), each channel's features side by side [N, C * D]."""
+    every series at its own length (load_ucr(pad=True)), each channel's features side by side [N, C * D]. With
+    ``layer_cv`` the row's "svm" is layer_cv_scores' (the last layer's is kept as "svm_last_layer")."""
     train, test = load(f"ucr:{name}", split="train", pad=True), load(f"ucr:{name}", split="test", pad=True)
 
     def scores(enc) -> dict:  # the protocol (mean+max pooling), and the SVM on mean pooling beside it
@@ -125,7 +161,11 @@ def reference_rows(name: str, references: list[str], seeds, add) -> None:
         # each channel's block is [mean D | max D]: its first half is the mean pooling, without a second pass
         mean_half = lambda f: f.view(len(f), -1, 2, enc.config.dim)[:, :, 0].flatten(1)
         mean = svm_accuracy(mean_half(f_train), train.y, mean_half(f_test), test.y)["svm"]
-        return {**probe_both(f_train, train.y, f_test, test.y), "svm_mean_pool": mean}
+        scores = {**probe_both(f_train, train.y, f_test, test.y), "svm_mean_pool": mean}
+        if layer_cv:
+            chosen = layer_cv_scores(enc, train, test)
+            scores |= {"svm_last_layer": scores["svm"], "svm_last_layer_C": scores["svm_C"], **chosen}
+        return scores
 
     for ref in references:
         t0 = time.perf_counter()
@@ -159,7 +199,7 @@ def adapted_rows(name: str, references: list[str], seeds, profile: str) -> tuple
 
 
 def run_dataset(name: str, profile: str, objectives, seeds, foundation: dict, references: list[str],
-                adapt: list[str] = ()) -> dict:
+                adapt: list[str] = (), layer_cv: bool = False) -> dict:
     train, test = load(f"ucr:{name}", split="train"), load(f"ucr:{name}", split="test")
     out = {"train": len(train), "test": len(test), "shape": list(train.x.shape[1:]), "classes": train.num_classes,
            "rows": {}, "seconds": {}}
@@ -169,7 +209,8 @@ def run_dataset(name: str, profile: str, objectives, seeds, foundation: dict, re
         out["rows"].setdefault(row, {})[str(seed)] = scores
         out["seconds"].setdefault(row, []).append(round(seconds, 1))
         print(f"{name:<17} {row:<24} seed {seed}: SVM {scores['svm']:.3f} (C={scores['svm_C']})  "
-              f"logreg {scores['logreg']:.3f}  [{seconds:.0f} s]", flush=True)
+              f"logreg {scores['logreg']:.3f}" + (f"  layer: {scores['layer']} (last {scores['svm_last_layer']:.3f})"
+                                                   if "layer" in scores else "") + f"  [{seconds:.0f} s]", flush=True)
 
     for seed in seeds:
         t0 = time.perf_counter()
@@ -192,7 +233,7 @@ def run_dataset(name: str, profile: str, objectives, seeds, foundation: dict, re
         t0 = time.perf_counter()
         rocket = classic_once("minirocket", {}, train, test, seed)
         if seed == seeds[0]:
-            reference_rows(name, references, seeds, add)
+            reference_rows(name, references, seeds, add, layer_cv)
         out["rows"].setdefault("MiniRocket (measured)", {})[str(seed)] = {"accuracy": rocket["accuracy"]}
         out["seconds"].setdefault("MiniRocket (measured)", []).append(round(time.perf_counter() - t0, 1))
         print(f"{name:<17} {'MiniRocket':<24} seed {seed}: {rocket['accuracy']:.3f}", flush=True)
@@ -308,6 +349,9 @@ def main(argv=None) -> None:
     ap.add_argument("--adapt", nargs="*", default=[],
                     help="references to adapt with every strategy of fmlab.adapt on all training labels, each seed "
                          "(and their architecture from scratch); default none")
+    ap.add_argument("--layer-cv", action="store_true",
+                    help="the references' features from the layer(s) that 5-fold CV on each train split prefers "
+                         "(layer_choices), instead of the last layer alone; the last layer's SVM is kept beside it")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
     ap.add_argument("--out", help="result file (default: benchmarks/results/ucr-<profile>.json)")
@@ -326,8 +370,8 @@ def main(argv=None) -> None:
         foundation_info[objective] = {**s, "pretrain_or_load_s": round(time.perf_counter() - t0, 1)}
         print(f"foundation {objective}: {s['pile_series']} pile series, {s['steps']} steps "
               f"[{time.perf_counter() - t0:.0f} s]", flush=True)
-    results = {name: run_dataset(name, args.profile, args.objectives, args.seeds, foundation, references, args.adapt)
-               for name in args.datasets}
+    results = {name: run_dataset(name, args.profile, args.objectives, args.seeds, foundation, references, args.adapt,
+                                 args.layer_cv) for name in args.datasets}
     table = summarise(results)
     print_table(table)
     v, rv = verdict(table), reference_verdict(table)
@@ -353,7 +397,7 @@ def main(argv=None) -> None:
         "benchmark": "ucr", "profile": args.profile, "command": command(__file__, argv),
         "device": device_info(), "threads": torch.get_num_threads(), "versions": versions(), "seeds": args.seeds,
         "objectives": args.objectives, "adapt": args.adapt, "adapt_run": get_profile(args.profile).benchmark_adapt_run,
-        "reference_pool": POOL, "foundation": foundation_info, "references": REFERENCES,
+        "reference_pool": POOL, "reference_layer_cv": args.layer_cv, "foundation": foundation_info, "references": REFERENCES,
         "reference_encoders": {r: hub.references()[r] for r in references}, "reference_verdict": rv,
         "classifier": {"svm": "RBF SVC, gamma='scale', C by 5-fold CV over " + str(SVM_C[:-1]) + " + inf "
                        "(C=inf without search below 50 series or 5 per class)",

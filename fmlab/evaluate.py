@@ -25,11 +25,12 @@ def _name(data) -> str:
 
 @torch.no_grad()
 def features(encoder, data: SignalDataset | torch.Tensor, batch_size: int = 256,
-             per_channel: bool = False, pool: str | None = None) -> torch.Tensor:
+             per_channel: bool = False, pool: str | None = None, depth: int | None = None) -> torch.Tensor:
     """Pooled features [N, D] of data.x [N, C, T] on the CPU (the encoder runs in eval mode on its own device).
     per_channel: each channel pooled on its own, side by side: [N, C * D]. pool: the encoder's own pooling by
     default; "mean+max" doubles D (the references' protocol, see Encoder.pool). A dataset of series of several
-    lengths (``meta["length"]``, padded at the end) is encoded with its padding masked out."""
+    lengths (``meta["length"]``, padded at the end) is encoded with its padding masked out. depth: the tokens after
+    the first ``depth`` blocks (Encoder.forward), an earlier layer's features."""
     x = data.x if isinstance(data, SignalDataset) else data
     if not isinstance(x, torch.Tensor) or x.dim() != 3:
         raise ValueError(f"features: expected a SignalDataset or a tensor [N, C, T], got {type(x).__name__} "
@@ -47,7 +48,7 @@ def features(encoder, data: SignalDataset | torch.Tensor, batch_size: int = 256,
     encoder.eval()
     dev = next(encoder.parameters()).device
     kwargs = lambda i: ({} if lengths is None else {"lengths": lengths[i:i + batch_size].to(dev)}) | \
-        ({} if pool is None else {"pool": pool})
+        ({} if pool is None else {"pool": pool}) | ({} if depth is None else {"depth": depth})
     try:
         out = [(inner.embed(x[i:i + batch_size].to(dev), per_channel=True, **kwargs(i)).flatten(1) if per_channel
                 else encoder.embed(x[i:i + batch_size].to(dev), **kwargs(i))).float().cpu()

@@ -215,7 +215,7 @@ class Encoder(nn.Module):
 
     def forward(self, x: torch.Tensor, keep: torch.Tensor | None = None,
                 prompts: torch.Tensor | list[torch.Tensor] | None = None,
-                lengths: torch.Tensor | None = None) -> torch.Tensor:
+                lengths: torch.Tensor | None = None, depth: int | None = None) -> torch.Tensor:
         """x [B, C, T] -> tokens [B, 1 + K, D]: CLS then the K visible tokens (K = N = C * P without ``keep``).
 
         keep:    [B, K] indices of visible tokens (from fmlab.masking); the rest never enter.
@@ -223,11 +223,12 @@ class Encoder(nn.Module):
                  with one such tensor per block that replaces the prompt slots before each block
                  (deep, as VPT-deep). Prompt outputs are dropped, so the shape stays [B, 1 + K, D].
         lengths: [B] valid samples per series, for a batch of series padded at the end to T.
+        depth:   run only the first ``depth`` blocks (then the final norm): an earlier layer's tokens.
         """
         self.check_input(x, lengths)
         b, ch, t = x.shape
         if not (self.config.channel_independent and ch > 1):
-            return self._encode(x, keep, prompts, lengths)
+            return self._encode(x, keep, prompts, lengths, depth)
         if keep is not None:
             raise ValueError(f"Encoder: a channel-independent encoder masks each channel on its own; fold the "
                              f"input first (encoder.fold(x): [{b}, {ch}, {t}] -> [{b * ch}, 1, {t}]) and make the "
@@ -235,11 +236,12 @@ class Encoder(nn.Module):
         per_series = lambda p: p.repeat_interleave(ch, 0) if p.dim() == 3 else p
         if prompts is not None:
             prompts = [per_series(q) for q in prompts] if isinstance(prompts, (list, tuple)) else per_series(prompts)
-        h = self._encode(self.fold(x), None, prompts, None if lengths is None else lengths.repeat_interleave(ch))
+        folded = None if lengths is None else lengths.repeat_interleave(ch)
+        h = self._encode(self.fold(x), None, prompts, folded, depth)
         h = h.view(b, ch, h.shape[1], h.shape[2])                    # [B, C, 1 + P, D]
         return torch.cat([h[:, :, 0].mean(1, keepdim=True), h[:, :, 1:].flatten(1, 2)], dim=1)
 
-    def _encode(self, x, keep, prompts, lengths) -> torch.Tensor:
+    def _encode(self, x, keep, prompts, lengths, depth=None) -> torch.Tensor:
         h, valid = self.tokenize(x, lengths), self.token_valid(x, lengths)
         time = torch.arange(h.shape[1], device=h.device)[None] % self.num_patches(x.shape[-1])  # [1, N] patch index
         if keep is not None:
@@ -262,7 +264,9 @@ class Encoder(nn.Module):
         h = torch.cat([self.cls_token.expand(b, -1, -1), h], dim=1)
         if m and not per_block:
             h = torch.cat([h[:, :1], as_batch(prompts), h[:, 1:]], dim=1)
-        for i, block in enumerate(self.blocks):
+        if depth is not None and not 1 <= depth <= len(self.blocks):
+            raise ValueError(f"Encoder: depth must be 1..{len(self.blocks)} (blocks to run), got {depth!r}")
+        for i, block in enumerate(self.blocks[:depth]):
             if per_block:  # VPT-deep: fresh learned prompts enter before every block
                 h = torch.cat([h[:, :1], as_batch(prompts[i]), h[:, 1 + (m if i else 0):]], dim=1)
             h = block(h, mask)

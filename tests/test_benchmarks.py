@@ -68,7 +68,7 @@ def _run(script: str, out: Path, *args: str) -> dict:
 def ucr_result(tmp_path_factory):
     return _run("ucr.py", tmp_path_factory.mktemp("ucr") / "ucr.json", "--datasets", "ItalyPowerDemand",
                 "--objectives", "mae", "--foundation", "mae", "--references", "contrastive-small",
-                "--adapt", "contrastive-small")
+                "--adapt", "contrastive-small", "--layer-cv")
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +97,12 @@ def test_ucr_benchmark_writes_its_results(ucr_result):
     frozen = r["results"]["ItalyPowerDemand"]["rows"]["reference contrastive-small"]["0"]
     assert r["reference_pool"] == "mean+max" and 0.0 <= frozen["svm_mean_pool"] <= 1.0
     assert r["reference_encoders"]["contrastive-small"]["command"].startswith("fmlab pretrain")
+    # --layer-cv: the layer 5-fold CV on the train split chose, scored; the last layer's score kept beside it
+    assert r["reference_layer_cv"] is True and set(frozen["layer_cv"]) == {
+        "last", "block 4", "block 3", "last two", "every block"}
+    assert frozen["layer"] in frozen["layer_cv"] and 0.0 <= frozen["svm_last_layer"] <= 1.0
+    known = {k: v for k, v in frozen["layer_cv"].items() if v is not None}
+    assert not known or known[frozen["layer"]] == max(known.values())
 
 
 @pytest.mark.slow

@@ -28,6 +28,21 @@ def test_shapes(enc):
     assert enc(x, keep=keep).shape == (5, 1 + keep.shape[1], 64)
 
 
+def test_depth_runs_the_first_blocks_only(enc):
+    x = torch.randn(2, 3, 64)
+    depth = len(enc.blocks)
+    torch.testing.assert_close(enc(x, depth=depth), enc(x))
+    early = enc(x, depth=1)
+    assert early.shape == enc(x).shape and not torch.allclose(early, enc(x))
+    h = enc.tokenize(x)
+    h = enc.blocks[0](torch.cat([enc.cls_token.expand(2, -1, -1), h], 1))
+    torch.testing.assert_close(early, enc.norm(h))  # one block, then the final norm
+    assert enc.embed(x, depth=2, pool="mean+max").shape == (2, 128)
+    for bad in (0, depth + 1):
+        with pytest.raises(ValueError, match=f"depth must be 1..{depth}"):
+            enc(x, depth=bad)
+
+
 def test_keep_all_tokens_equals_no_mask(enc):
     x = torch.randn(2, 3, 64)
     keep = torch.arange(24).expand(2, -1)
