@@ -248,12 +248,19 @@ def run_dataset(name: str, profile: str, objectives, seeds, foundation: dict, re
     return out
 
 
-def summarise(results: dict, spread: bool = False) -> dict:
+def summarise(results: dict, spread: bool = False, key: str = "svm") -> dict:
     """{dataset: {row: mean accuracy over seeds}} (the SVM for encoders, plain accuracy for baselines); with
-    ``spread`` the standard deviation over seeds instead (None for a row of one seed)."""
+    ``spread`` the standard deviation over seeds instead (None for a row of one seed). ``key``: the score to read
+    where a row has it (e.g. "svm_last_layer" under --layer-cv), else "svm", else "accuracy"."""
     stat = (lambda v: statistics.stdev(v) if len(v) > 1 else None) if spread else statistics.mean
-    return {name: {row: stat([s.get("svm", s.get("accuracy")) for s in per_seed.values()])
+    return {name: {row: stat([s.get(key, s.get("svm", s.get("accuracy"))) for s in per_seed.values()])
                    for row, per_seed in r["rows"].items()} for name, r in results.items()}
+
+
+def chosen_layers(results: dict) -> dict:
+    """--layer-cv: {dataset: {row: [the layer choice of each seed]}} for the rows that chose one."""
+    return {name: {row: [s["layer"] for s in per_seed.values()] for row, per_seed in r["rows"].items()
+                   if all("layer" in s for s in per_seed.values())} for name, r in results.items()}
 
 
 def is_frozen_reference(row: str) -> bool:
@@ -403,7 +410,11 @@ def main(argv=None) -> None:
                        "(C=inf without search below 50 series or 5 per class)",
                        "logreg": "fmlab.evaluate.probe_accuracy (standardised features, C=1)"},
         "total_s": round(time.perf_counter() - t_all, 1), "summary": table,
-        "summary_sd": summarise(results, spread=True), "verdict": v, "results": results},
+        "summary_sd": summarise(results, spread=True),
+        **({"summary_last_layer": summarise(results, key="svm_last_layer"), "chosen_layers": chosen_layers(results),
+            "reference_verdict_last_layer": reference_verdict(summarise(results, key="svm_last_layer"))}
+           if args.layer_cv else {}),
+        "verdict": v, "results": results},
         indent=1, default=lambda o: None if isinstance(o, float) and o != o else str(o)))
     print(f"\nwrote {out}")
 

@@ -103,6 +103,9 @@ def test_ucr_benchmark_writes_its_results(ucr_result):
     assert frozen["layer"] in frozen["layer_cv"] and 0.0 <= frozen["svm_last_layer"] <= 1.0
     known = {k: v for k, v in frozen["layer_cv"].items() if v is not None}
     assert not known or known[frozen["layer"]] == max(known.values())
+    assert r["summary_last_layer"]["ItalyPowerDemand"]["reference contrastive-small"] == frozen["svm_last_layer"]
+    assert r["chosen_layers"]["ItalyPowerDemand"]["reference contrastive-small"] == [frozen["layer"]]
+    assert r["reference_verdict_last_layer"]["per_dataset"]["ItalyPowerDemand"]["accuracy"] == frozen["svm_last_layer"]
 
 
 @pytest.mark.slow
