@@ -84,6 +84,14 @@ def test_the_full_finetuning_sentences_pair_it_with_the_best_other_adaptation_an
         "0.790) and 27.0 points below the linear probe",
         "100% of the labels (3000): full fine-tuning 0.940 is within noise of the best other adaptation (lora, 0.935) "
         "and 6.0 points above the linear probe"]
+    decayed = table.assign(strategy=table["strategy"].replace("full_finetune", "full_finetune(layer_decay=0.75)"))
+    assert full_finetune_sentences(decayed, 1000) == full_finetune_sentences(table, 1000)  # bench_adapt --fair's label
+    from fmlab.adapt import gap
+    assert gap(decayed, "full_finetune", "lora", 1.0) == gap(table, "full_finetune", "lora", 1.0)
+    import pandas as pd
+    two = pd.concat([decayed, table])  # two variants: neither stands for the strategy
+    from fmlab.adapt.readout import by_strategy_name
+    assert set(two["strategy"]) == set(by_strategy_name(two)["strategy"])
 
 
 def test_fewer_passes_sentences_explain_a_drop_with_more_labels_and_leave_classics_out():

@@ -156,12 +156,14 @@ KEPT = """() => ['.fmlab-latent-map', '.fmlab-latent-signal'].map(sel => {
 # widgets; a click on a figure whose page dropped its updates takes about 4.5 s (STALE_SECONDS, then a new widget).
 CLICK_SECONDS = 0.5  # the issue's target
 DOUBLE_CLICK_MS = 500  # a person's clicks are further apart than plotly's double click (300 ms: axes reset)
+# Scrolls the map into view as the page has it now: a locator's element can be the one the explorer just replaced.
+SCROLL_TO = "sel => document.querySelector(sel).scrollIntoView({block: 'center'})"
 
 
 def click_a_far_point(page) -> tuple[int, float]:
     """Hover the point farthest from the selected one until plotly labels it (plotly clicks the hovered point),
     click it and wait for the panel to show it: (its index, seconds from the click until it is shown)."""
-    page.locator(LATENT_MAP).scroll_into_view_if_needed()
+    page.evaluate(SCROLL_TO, LATENT_MAP)
     for _ in range(5):  # the page may still scroll or relayout under the mouse: move away and back, look again
         index, x, y = page.evaluate(TARGET, LATENT_MAP)
         page.mouse.move(x - 40, y - 40)
@@ -203,7 +205,7 @@ def test_a_click_on_the_latent_map_shows_its_signal_and_neighbours_at_once(opene
 
 def test_a_zoom_of_the_latent_map_survives_clicks(opened):
     page = opened
-    page.locator(LATENT_MAP).scroll_into_view_if_needed()
+    page.evaluate(SCROLL_TO, LATENT_MAP)
     left, top, width, height = page.evaluate(PLOT_AREA, LATENT_MAP)
     page.mouse.move(left + 0.15 * width, top + 0.15 * height)  # drag a box: plotly's default drag zooms
     page.mouse.down()

@@ -83,12 +83,22 @@ def strategy_table(table, within: float = 0.05):
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+def by_strategy_name(table):
+    """The table with a label such as "full_finetune(layer_decay=0.75)" read as its strategy's name, where that
+    strategy has no other row (one variant of a strategy stands for it: gap(table, "full_finetune", ...) finds it)."""
+    base = table["strategy"].str.split("(").str[0]
+    variants = table.assign(base=base).groupby("base")["strategy"].nunique()
+    plain = set(table["strategy"])
+    alone = base.map(lambda b: variants[b] == 1 and b not in plain)
+    return table.assign(strategy=base.where(alone, table["strategy"]))
+
+
 def gap(table, strategy: str, reference: str, budget: int | float) -> dict:
     """``strategy`` minus ``reference`` at one budget, seed by seed (both saw the same labels): gap (mean
     accuracy difference), gap_sd (over seeds; NaN for one), seeds, the two mean accuracies and the two
-    trainable_pct."""
+    trainable_pct. A strategy run with arguments (e.g. "lora(rank=8)") answers to its name when it is the only one."""
     _check_table(table, "gap")
-    name = budget_name(budget)
+    table, name = by_strategy_name(table), budget_name(budget)
     at = table[table["budget"].map(budget_name) == name]
     per = {}
     for s in (strategy, reference):
@@ -158,7 +168,8 @@ def budget_sentences(table, test_size: int, baselines: Sequence[str], adaptation
 def full_finetune_sentences(table, test_size: int, adaptations: Sequence[str] = ADAPTATIONS) -> list[str]:
     """Does full fine-tuning win given enough labels? Per budget (fewest labels first): full fine-tuning against
     the best other adaptation and against the linear probe, seed-paired, read against the noise of ``test_size``
-    test signals."""
+    test signals. A variant of full fine-tuning (e.g. with layer decay) stands for it when it is the only one."""
+    table = by_strategy_name(table)
     noise, s = within_noise(test_size), summarize(table)
     out = []
     for b in sorted(dict.fromkeys(table["budget"]), key=lambda b: s[s["budget"] == b]["labels"].mean()):
