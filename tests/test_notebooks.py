@@ -78,7 +78,10 @@ EXPECTED = {
                           "GunPoint", "ItalyPowerDemand", "ArrowHead", "BasicMotions"} and all(
                           -1.0 <= x <= 1.0 for x in v.values()),
                       "mnist1d_reference_aims": lambda v: set(v) == {"frozen_logreg_100%", "adapted_100%",
-                                                                     "above_scratch_1%", "above_scratch_10%"}},
+                                                                     "above_scratch_1%", "above_scratch_10%"},
+                      **{f"ucr_{key}_aim": lambda v: set(v) == {"above_random_init", "above_tloss"} and all(
+                          n in range(5) for n in v.values()) for key in ("reference_verdict",
+                                                                          "reference_verdict_last_layer")}},
     "09_foundation": {
         "embed_shapes": lambda v: {k: s[1] for k, s in v.items()} == {"eeg": 19 * 128, "GunPoint": 128,
                                                                         "BasicMotions": 6 * 128,
