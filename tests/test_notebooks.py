@@ -53,6 +53,8 @@ EXPECTED = {
     "06_adaptation": {
         "compare_eeg": lambda v: set(v) == {*ADAPTATIONS, "from_scratch", "bandpower_logreg"} and all(
             set(r) == {"1%", "10%", "100%"} and all(map(accuracy, r.values())) for r in v.values()),
+        "fair_compare": lambda v: {k.split("(")[0] for k in v} == {*ADAPTATIONS, "from_scratch", "bandpower_logreg"}
+        and all(set(r) == {"1%", "10%", "100%"} and all(map(accuracy, r.values())) for r in v.values()),
         "lora_gap_10pct": lambda v: -1.0 <= v <= 1.0,
         "lora_trainable_pct": lambda v: 0.0 < v <= 5.0,
         "forgetting": lambda v: set(v) == set(ADAPTATIONS) and all(
