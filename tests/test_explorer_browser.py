@@ -28,6 +28,12 @@ LATENT_MAP = ".fmlab-latent-map"
 FIGURE_DATA = """sel => { const gd = document.querySelector(sel);
     return JSON.stringify([gd.layout.title.text, gd.data.map(t => t.z || t.y || null)]); }"""
 
+# Each live plotly figure's identity (a mark it gets when first seen): a figure the explorer made anew gets a new one.
+FIGURES = """() => [...document.querySelectorAll('.js-plotly-plot')].map(el => {
+    el.dataset.fmlabId = el.dataset.fmlabId || Math.random().toString(36).slice(2);
+    return el.dataset.fmlabId; }).join(',')"""
+SETTLED_SECONDS = 8  # unchanged this long: every figure's first update was applied (the explorers wait 3 s for it)
+
 pytestmark = [pytest.mark.notebook, pytest.mark.browser, needs_chromium]
 
 
@@ -95,6 +101,14 @@ def opened(explorer, page, traffic):
         page.screenshot(path=str(SHOTS / "explorer-not-ready.png"), full_page=True)
         raise AssertionError(f"the explorer page did not draw its panels:\n{log.read_text()[-4000:]}") from None
     print(f"\nexplorer page drawn {time.perf_counter() - t0:.1f} s after opening it (Voila runs the notebook first)")
+    t1, last, since = time.perf_counter(), None, time.perf_counter()
+    while time.perf_counter() - since < SETTLED_SECONDS and time.perf_counter() - t1 < PAGE_SECONDS:
+        now = page.evaluate(FIGURES)
+        if now != last:
+            last, since = now, time.perf_counter()
+        time.sleep(0.5)
+    print(f"its live figures settled {since - t1:.1f} s later (a figure whose page dropped its first update is made "
+          f"anew; a click before that is lost)")
     page.evaluate(KEPT)
     return page
 

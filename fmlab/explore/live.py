@@ -37,7 +37,10 @@ def when_not_applied(fig, seconds: float, rebuild) -> None:
         return
     edit = getattr(fig, "_last_trace_edit_id", None)
     stale = lambda: getattr(fig, "_trace_edit_in_process", False) and fig._last_trace_edit_id == edit
-    loop.call_later(seconds, lambda: stale() and rebuild(fig))
+    # Asked again a third of that later: while a cell runs (Voila runs the notebook as the page draws) the kernel
+    # reads no message, and the timer may fire before the answer that came meanwhile is read.
+    confirm = lambda: stale() and loop.call_later(seconds / 3, lambda: stale() and rebuild(fig))
+    loop.call_later(seconds, confirm)
 
 
 class WatchedFigure:
@@ -46,7 +49,10 @@ class WatchedFigure:
     the page draws it, it gets an edit that draws nothing, so a page that drops updates is found before anyone
     touches a control. ``on_click(trace, points, state)`` is wired to every trace, of each new figure too."""
 
-    MOST = 4  # a page that drops updates to every new widget is not helped by one more
+    # Made anew once at most. A page that drops updates to a new widget too is not helped by more, and the edit a
+    # figure gets when first drawn often goes unanswered on a page that works (seen in Voila with four figures):
+    # each remake costs a few seconds in which a click on that figure is lost.
+    MOST = 1
 
     def __init__(self, fig, css: str, seconds: float = 3.0, on_click=None):
         import ipywidgets as w
