@@ -49,6 +49,27 @@ needs_chromium = pytest.mark.skipif(not (Path(CHROMIUM).exists() and os.environ.
                                     reason="needs Chromium (apt-get install chromium; .ci/run installs it)")
 
 
+# The plotly hover label of sample i on the latent map (interactive_scatter's hover text starts "#i" then "state").
+HOVERED = """([sel, i]) => (document.querySelector(sel + ' .hoverlayer .hovertext')?.textContent ?? '')
+    .startsWith(`#${i}state`)"""
+
+
+def hover_a_point(page, sel: str, target: str, arg) -> tuple[int, float, float]:
+    """Hover the point that the page function ``target(arg)`` picks ([sample index, x, y]) on the latent map ``sel``
+    until plotly labels it (a click acts on the hovered point): (index, x, y)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    for _ in range(5):  # the page may still scroll or relayout under the mouse: move away and back, look again
+        index, x, y = page.evaluate(target, arg)
+        page.mouse.move(x - 40, y - 40)
+        page.mouse.move(x, y)
+        try:
+            page.wait_for_function(HOVERED, arg=[sel, index], timeout=3_000)
+            return index, x, y
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError(f"hovering ({x:.0f}, {y:.0f}) did not show sample #{index}'s label")
+
+
 @pytest.fixture(scope="module")
 def page():
     """One headless Chromium page per test module (screenshots go to SHOTS)."""

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import SHOTS, needs_chromium
+from conftest import SHOTS, hover_a_point, needs_chromium
 
 PlaywrightTimeout = pytest.importorskip("playwright.sync_api").TimeoutError
 
@@ -154,8 +154,6 @@ SHOWN = """([sel, i]) => {
     const listed = document.querySelector('.fmlab-latent-neighbours')?.innerHTML
         .includes(`nearest neighbours of #${i}</b>`);
     return title.startsWith(`#${i} `) && cross?.customdata?.[0] === i && listed; }"""
-HOVERED = """([sel, i]) => (document.querySelector(sel + ' .hoverlayer .hovertext')?.textContent ?? '')
-    .startsWith(`#${i}state`)"""
 AXES = "sel => { const l = document.querySelector(sel).layout; return [...l.xaxis.range, ...l.yaxis.range]; }"
 PLOT_AREA = """sel => { const gd = document.querySelector(sel), r = gd.getBoundingClientRect();
     const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
@@ -178,17 +176,7 @@ def click_a_far_point(page) -> tuple[int, float]:
     """Hover the point farthest from the selected one until plotly labels it (plotly clicks the hovered point),
     click it and wait for the panel to show it: (its index, seconds from the click until it is shown)."""
     page.evaluate(SCROLL_TO, LATENT_MAP)
-    for _ in range(5):  # the page may still scroll or relayout under the mouse: move away and back, look again
-        index, x, y = page.evaluate(TARGET, LATENT_MAP)
-        page.mouse.move(x - 40, y - 40)
-        page.mouse.move(x, y)
-        try:
-            page.wait_for_function(HOVERED, arg=[LATENT_MAP, index], timeout=3_000)
-            break
-        except PlaywrightTimeout:
-            continue
-    else:
-        raise AssertionError(f"hovering ({x:.0f}, {y:.0f}) did not show sample #{index}'s label")
+    index, x, y = hover_a_point(page, LATENT_MAP, TARGET, LATENT_MAP)
     page.wait_for_timeout(DOUBLE_CLICK_MS)  # since the last press: plotly reads two within 300 ms as a double click
     t0 = time.perf_counter()
     page.mouse.click(x, y)

@@ -32,7 +32,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import SHOTS, needs_chromium
+from conftest import SHOTS, hover_a_point, needs_chromium
 
 PlaywrightTimeout = pytest.importorskip("playwright.sync_api").TimeoutError
 
@@ -172,6 +172,12 @@ class Opened:
         return [f"cell {i}: {o.ename}: {o.evalue}" for i, c in enumerate(self.notebook.cells)
                 if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
 
+    def assert_ran_whole(self, name: str) -> None:
+        """No cell has an error output and every code cell has run."""
+        assert not self.errors(), f"{name} in JupyterLab: {self.errors()}"
+        unrun = [i for i, c in enumerate(self.notebook.cells) if c.cell_type == "code" and not c.execution_count]
+        assert not unrun, f"{name}: cells {unrun} did not run"
+
 
 def read_saved(path: Path, before: int, seconds: float = 60):
     """The notebook at ``path`` once JupyterLab has saved it (its mtime is no longer ``before``, and it parses)."""
@@ -240,9 +246,7 @@ def mae_notebook(lab, page):
 
 
 def test_01_runs_without_an_error(mae_notebook):
-    assert not mae_notebook.errors(), f"01_mae in JupyterLab: {mae_notebook.errors()}"
-    unrun = [i for i, c in enumerate(mae_notebook.notebook.cells) if c.cell_type == "code" and not c.execution_count]
-    assert not unrun, f"01_mae: cells {unrun} did not run"
+    mae_notebook.assert_ran_whole("01_mae")
 
 
 def test_01_the_progress_bar_is_a_widget(mae_notebook):
@@ -314,8 +318,6 @@ TARGET = """([sel, shown]) => { const gd = document.querySelector(sel), r = gd.g
         if (near > room) { room = near; best = [i, r.left + xa._offset + px, r.top + ya._offset + py]; }
     }
     return best; }"""
-HOVERED = """([sel, i]) => (document.querySelector(sel + ' .hoverlayer .hovertext')?.textContent ?? '')
-    .startsWith(`#${i}state`)"""
 SHOWN = "i => (document.querySelector('.fmlab-latent-signal .gtitle')?.textContent ?? '').startsWith(`#${i} `)"
 DOUBLE_CLICK_MS = 500  # clicks further apart than plotly's double click (300 ms: it would reset the axes)
 
@@ -326,10 +328,7 @@ def latent_notebook(lab, page):
 
 
 def test_05_runs_without_an_error(latent_notebook):
-    assert not latent_notebook.errors(), f"05_latent_spaces in JupyterLab: {latent_notebook.errors()}"
-    unrun = [i for i, c in enumerate(latent_notebook.notebook.cells)
-             if c.cell_type == "code" and not c.execution_count]
-    assert not unrun, f"05_latent_spaces: cells {unrun} did not run"
+    latent_notebook.assert_ran_whole("05_latent_spaces")
 
 
 def test_05_the_umap_figure_is_drawn_by_plotly(latent_notebook):
@@ -349,17 +348,7 @@ def test_05_the_umap_figure_is_drawn_by_plotly(latent_notebook):
 def click_a_point(page, shown: int) -> int:
     """Hover the map's most isolated point until plotly labels it, click it, wait until the signal panel shows it."""
     page.locator(LATENT_MAP).scroll_into_view_if_needed()
-    for _ in range(5):  # the page may still scroll or relayout under the mouse: move away and back, look again
-        index, x, y = page.evaluate(TARGET, [LATENT_MAP, shown])
-        page.mouse.move(x - 40, y - 40)
-        page.mouse.move(x, y)
-        try:
-            page.wait_for_function(HOVERED, arg=[LATENT_MAP, index], timeout=3_000)
-            break
-        except PlaywrightTimeout:
-            continue
-    else:
-        raise AssertionError(f"hovering ({x:.0f}, {y:.0f}) did not show sample #{index}'s label")
+    index, x, y = hover_a_point(page, LATENT_MAP, TARGET, [LATENT_MAP, shown])
     page.mouse.click(x, y)
     try:
         page.wait_for_function(SHOWN, arg=index, timeout=60_000)
