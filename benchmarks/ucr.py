@@ -125,12 +125,12 @@ def layer_cv_scores(enc, train, test) -> dict:
     """The SVM on the features whose layers 5-fold CV on the train split prefers (never the test split; ties go to
     the earlier choice, the last layer first): {"svm", "svm_C", "layer", "layer_cv"}."""
     feats = lambda d, depths: torch.cat([features(enc, d, per_channel=True, pool=POOL, depth=k) for k in depths], 1)
-    cv = {name: cv_accuracy(feats(train, depths), train.y) for name, depths in
-          layer_choices(len(enc.blocks)).items()}
+    choices = layer_choices(len(enc.blocks))
+    f_train = {name: feats(train, depths) for name, depths in choices.items()}
+    cv = {name: cv_accuracy(f, train.y) for name, f in f_train.items()}
     known = {name: v for name, v in cv.items() if v is not None}
     best = max(known, key=lambda name: (known[name], -list(cv).index(name))) if known else "last"
-    depths = layer_choices(len(enc.blocks))[best]
-    return {**svm_accuracy(feats(train, depths), train.y, feats(test, depths), test.y), "layer": best, "layer_cv": cv}
+    return {**svm_accuracy(f_train[best], train.y, feats(test, choices[best]), test.y), "layer": best, "layer_cv": cv}
 
 
 def probe_both(f_train, y_train, f_test, y_test) -> dict:
