@@ -38,13 +38,14 @@ def publish(run: Path, name: str, command: str, threads: int | None = None, note
     encoder = hub.load(run / "encoder.safetensors")
     _, settings = hub.read_config(run / "encoder.safetensors")
     hist = History.from_dict(json.loads((run / "history.json").read_text()))
+    pile = settings.get("pile", "cpu")  # the cpu profile's pile unless the run chose one (--pile)
     info = dict(objective=settings["objective"], size=settings["size"], steps=settings["steps"],
                 batch_size=settings["batch_size"], lr=settings["lr"], seed=settings["seed"],
                 objective_args=settings.get("objective_args", {}),
                 wall_time_s=round(hist.seconds, 1), final_loss=round(hist.final_loss(), 4),
                 eeg_probe_acc=settings.get("probe_acc"), command=command,
-                corpus={"name": "pile-cpu", "card": "datasets/pile.md", "series_per_source": PILE_SIZES["cpu"],
-                        "sources": pile_sources("cpu")},
+                corpus={"name": f"pile-{pile}", "card": "datasets/pile.md", "series_per_source": PILE_SIZES[pile],
+                        "sources": pile_sources(pile)},
                 parameters=encoder.num_parameters(), torch=torch.__version__, threads=threads or torch.get_num_threads(),
                 note=note,
                 machine=f"{platform.machine()} {platform.processor()}".strip(), made=time.strftime("%Y-%m-%d"))
@@ -69,6 +70,7 @@ def main(argv=None) -> None:
     mk.add_argument("--steps", type=int, required=True)
     mk.add_argument("--batch-size", type=int, default=256)
     mk.add_argument("--lengths", type=int, nargs="+", help="window lengths of pretraining (fmlab pretrain --lengths)")
+    mk.add_argument("--pile", help="the pile's size (fmlab pretrain --pile; default: the cpu profile's, cpu)")
     mk.add_argument("--patch-size", type=int, help="samples per token (fmlab pretrain --patch-size; default 8)")
     mk.add_argument("--name", help="the reference's name (default: OBJECTIVE-SIZE)")
     mk.add_argument("--runs", default="runs", help="where the run's folder goes (its checkpoint resumes from there)")
@@ -100,6 +102,7 @@ def main(argv=None) -> None:
            "--steps", str(args.steps), "--batch-size", str(args.batch_size), "--out", str(run)]
     cmd += ["--lengths", *map(str, args.lengths)] if args.lengths else []
     cmd += ["--patch-size", str(args.patch_size)] if args.patch_size else []
+    cmd += ["--pile", args.pile] if args.pile else []
     subprocess.run([sys.executable, "-m", *cmd], check=True)
     publish(run, name, shlex.join(cmd))
 

@@ -113,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--seed", type=int, default=0)
     pre.add_argument("--patch-size", type=_whole, help="--data pile: samples per token of the shape-agnostic encoder "
                      "(default 8; 4 gives short series twice the tokens, at about twice the compute)")
+    pre.add_argument("--pile", help="--data pile: the pile's size, smoke | cpu | wide (datasets/pile.md; default: "
+                     "the profile's)")
     pre.add_argument("--lengths", type=_whole, nargs="+",
                      help="--data pile: the window lengths to pretrain on, drawn equally often "
                           "(default: 32 64 128 256 512, weighted to the middle)")

@@ -81,10 +81,12 @@ def resample(data: SignalDataset, length: int) -> SignalDataset:
 
 
 # What the pile holds, per size: series generated per family, eeg samples (19 channels each), new mnist1d
-# digits, and how many times each real train split is repeated (real series are few, and worth the most).
+# digits, and how many times each real train split is repeated (real series are few, and worth the most);
+# "wide" is "cpu" and every other real series installed wheels carry (fmlab.data.wheels), repeated as often.
 PILE_SIZES = {
-    "smoke": dict(per_family=64, eeg=8, mnist1d=200, real_repeats=1, real=("GunPoint",)),
-    "cpu": dict(per_family=10_000, eeg=600, mnist1d=8_000, real_repeats=4, real=None),
+    "smoke": dict(per_family=64, eeg=8, mnist1d=200, real_repeats=1, real=("GunPoint",), wheels=False),
+    "cpu": dict(per_family=10_000, eeg=600, mnist1d=8_000, real_repeats=4, real=None, wheels=False),
+    "wide": dict(per_family=10_000, eeg=600, mnist1d=8_000, real_repeats=4, real=None, wheels=True),
 }
 PILE_LENGTH = 512  # samples per pile series; pretraining draws shorter windows (fmlab.pretrain.RandomLength)
 PILE_SEEDS = dict(generated=0, eeg=1, mnist1d=1)  # eeg seed 0 and the MNIST-1D paper's seed 42 are benchmarks'
@@ -100,7 +102,7 @@ def real_train_splits(names: Sequence[str] | None = None) -> list[SignalDataset]
 def build_pile(size: str = "cpu", seed: int = 0) -> SignalDataset:
     """The broad pretraining corpus (datasets/pile.md): x [M, 1, 512] z-normalised univariate series,
     without labels. meta["source"] [M] indexes ``pile_sources(size)``: the generated families, then eeg,
-    mnist1d and each real train split."""
+    mnist1d, each real train split, then (size "wide") each source of fmlab.data.wheels."""
     from . import load
     from .synthetic import FAMILIES, generate
     if size not in PILE_SIZES:
@@ -110,6 +112,9 @@ def build_pile(size: str = "cpu", seed: int = 0) -> SignalDataset:
     parts.append(univariate(load("eeg", n=s["eeg"], seed=seed + PILE_SEEDS["eeg"]), PILE_LENGTH))
     parts.append(univariate(load("mnist1d", n=s["mnist1d"], seed=seed + PILE_SEEDS["mnist1d"]), PILE_LENGTH))
     parts += [univariate(d, PILE_LENGTH).repeat(s["real_repeats"], 1, 1) for d in real_train_splits(s["real"])]
+    if s["wheels"]:
+        from .wheels import wheel_series, windows
+        parts += [windows(series, PILE_LENGTH).repeat(s["real_repeats"], 1, 1) for _, series in wheel_series()]
     x = torch.cat(parts)
     source = torch.cat([torch.full((len(p),), i) for i, p in enumerate(parts)])
     return SignalDataset(x, torch.zeros(len(x), dtype=torch.int64), ["unlabelled"], 1.0, {"source": source},
@@ -121,4 +126,8 @@ def pile_sources(size: str = "cpu") -> list[str]:
     from .synthetic import FAMILIES
     from .ucr import offline_datasets
     real = PILE_SIZES[size]["real"] or [n for n in offline_datasets() if n != "UnitTest"]
-    return [*FAMILIES, "eeg", "mnist1d", *(f"ucr:{n}" for n in real)]
+    names = [*FAMILIES, "eeg", "mnist1d", *(f"ucr:{n}" for n in real)]
+    if PILE_SIZES[size]["wheels"]:
+        from .wheels import WHEEL_SOURCES
+        names += WHEEL_SOURCES
+    return names

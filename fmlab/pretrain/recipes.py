@@ -106,10 +106,11 @@ def make_objective(name: str, encoder: Encoder, fs: float = 1.0, data: str = "ee
 
 def run_settings(objective: str, data: str = "eeg", profile: str | None = None, seed: int = 0,
                  steps: int | None = None, size: str | None = None, batch_size: int | None = None,
-                 patch_size: int | None = None, **objective_args) -> dict:
+                 patch_size: int | None = None, pile: str | None = None, **objective_args) -> dict:
     """Everything that determines a run (and so its cache entry). Under torchrun ``batch_size`` is per
     process, and the number of processes is part of the run. ``patch_size``: samples per token of the pile's
-    shape-agnostic encoder (default 8); a per-corpus encoder takes its corpus's."""
+    shape-agnostic encoder (default 8); a per-corpus encoder takes its corpus's. ``pile``: the build_pile size
+    that data="pile" trains on (default: the profile's)."""
     p = get_profile(profile)
     if objective not in BY_NAME:
         raise ValueError(f"objective: unknown {objective!r}; choose one of {', '.join(BY_NAME)}")
@@ -121,6 +122,11 @@ def run_settings(objective: str, data: str = "eeg", profile: str | None = None, 
                                    or not 1 <= patch_size <= 64):
         raise ValueError(f"pretrain(patch_size={patch_size!r}, data={data!r}): a patch size from 1 to 64 samples sets "
                          f"the pile's shape-agnostic encoder; a per-corpus encoder takes its corpus's (leave it out)")
+    if pile is not None:
+        from ..data.pile import PILE_SIZES
+        if data != "pile" or pile not in PILE_SIZES:
+            raise ValueError(f"pretrain(pile={pile!r}, data={data!r}): pile chooses the build_pile size of data='pile', "
+                             f"one of {', '.join(PILE_SIZES)}; other data leave it out")
     steps = max(10, p.steps // STEP_COST[objective]) if steps is None else steps
     batch_size = (p.batch_size // 2 if objective == "contrastive" else p.batch_size) if batch_size is None else batch_size
     settings = dict(objective=objective, data=data, profile=p.name, seed=seed, n=p.n, size=size or p.size,
@@ -128,6 +134,8 @@ def run_settings(objective: str, data: str = "eeg", profile: str | None = None, 
                     objective_args=objective_args, format=hub.FORMAT)
     if patch_size is not None:  # only when given: the cache keys of earlier runs stay as they were
         settings["patch_size"] = patch_size
+    if pile is not None:
+        settings["pile"] = pile
     if distributed.world_size() > 1:  # a different global batch: a different run (single-process keys unchanged)
         settings["processes"] = distributed.world_size()
     return settings
@@ -163,7 +171,7 @@ def pretrain_from(s: dict, progress: bool = True, out: str | Path | None = None,
     data, seed, objective_args = s["data"], s["seed"], s["objective_args"]
     dev = torch.device(device) if device is not None else pick_device()
     c = corpus(data, n=s["n"], seed=seed, device=dev if dev.type == "cuda" else None,
-               pile=get_profile(s["profile"]).pile)
+               pile=s.get("pile", get_profile(s["profile"]).pile))
     torch.manual_seed(seed)
     causal = {"causal": True} if s["objective"] == "next-patch" else {}  # it predicts what it must not see
     patch = {"patch_size": s["patch_size"]} if "patch_size" in s else {}
@@ -203,7 +211,7 @@ def pretrained(objective: str = "mae", data: str = "eeg", profile: str | None = 
     encoder = _read_entry(folder / "encoder.safetensors", hub.load)
     info = _read_entry(folder / "encoder.safetensors", lambda path: hub.read_config(path)[1])
     if "fs" not in info:  # an entry written before the rate was kept with it: the corpus it trained on has it
-        info["fs"] = corpus(data, n=s["n"], seed=seed, pile=get_profile(s["profile"]).pile).unlabelled.fs
+        info["fs"] = corpus(data, n=s["n"], seed=seed, pile=s.get("pile", get_profile(s["profile"]).pile)).unlabelled.fs
     obj = make_objective(objective, encoder, fs=info["fs"], data=data, **objective_args)
     _read_entry(folder / "objective.safetensors", lambda path: obj.load_state_dict(load_file(str(path))))
     hist = _read_entry(folder / "history.json", lambda path: History.from_dict(json.loads(path.read_text())))
