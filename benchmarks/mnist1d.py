@@ -8,8 +8,7 @@ train / test split. The label budgets are stratified draws of 1 %, 10 % and 100 
 Encoders: random init, the four objectives pretrained on mnist1d (fmlab.pretrain.pretrained("...", "mnist1d"): an
 independent draw of 3,000 unlabelled signals from the same generator, seed 0; no test signal is seen), the reference
 encoders committed with the kit (fmlab.hub.references(), pretrained on the pile of datasets/pile.md; the signals as
-they are, 40 samples in 5 patches, and explicitly resampled to 128 samples, rows "@128"), and (--foundation) the older pile encoder of benchmarks/foundation.py (the
-signals resampled 40 -> 128 and z-normalised).
+they are, 40 samples in 5 patches, and explicitly resampled to 128 samples, rows "@128").
 Grid: every encoder gets a logistic-regression probe on frozen features (sklearn, ``--probe-seeds`` label draws);
 the ``--full-grid`` strongest (by that probe with all labels) get every strategy of fmlab.adapt (linear probe, full
 fine-tuning, LoRA, adapters, prompt tuning) over ``--seeds``. Baselines measured in the same run: the same transformer from scratch and MiniRocket. Every trained run
@@ -32,7 +31,7 @@ from fmlab.adapt.compare import ADAPTATIONS, label_budget
 from fmlab.adapt.readout import budget_name, summarize
 from fmlab.data import load
 from fmlab.data.core import SignalDataset
-from fmlab.data.pile import resample, univariate
+from fmlab.data.pile import resample
 from fmlab.evaluate import features, probe_accuracy
 from fmlab.models import Encoder
 from fmlab.pretrain.recipes import OBJECTIVES, encoder_config, pretrained
@@ -41,7 +40,6 @@ from fmlab.profiles import PROFILES, get_profile
 # Run as a script, this folder leads sys.path, where benchmarks/mnist1d.py would hide the mnist1d package: move it last.
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
-from foundation import LENGTH, MNIST1D, foundation_encoder  # noqa: E402
 from ucr import command, device_info, versions  # noqa: E402
 
 BUDGETS = (0.01, 0.1, 1.0)
@@ -61,14 +59,9 @@ REFERENCE_AIMS = {"frozen_logreg_100%": 0.821, "adapted_100%": 0.94, "above_scra
 def paper_split(profile: str) -> tuple[SignalDataset, SignalDataset]:
     """The paper's 4,000 / 1,000 split, or the start of each part that the profile's mnist1d_split says
     (smoke: 400 / 200, to stay fast)."""
-    ds = load("mnist1d", **MNIST1D)
+    ds = load("mnist1d", n=5000, seed=42)  # the paper's data: the mnist1d generator's defaults
     n_train, n_test = get_profile(profile).mnist1d_split
     return ds.take(torch.arange(n_train)), ds.take(torch.arange(4000, 4000 + n_test))
-
-
-def as_pile_shape(data: SignalDataset) -> SignalDataset:
-    """The signals as the foundation encoder saw its pile: resampled to LENGTH and z-normalised per series."""
-    return SignalDataset(univariate(data, LENGTH), data.y, data.classes, data.fs, name=f"{data.name}@{LENGTH}")
 
 
 def probe_row(encoder, train, test, seeds) -> dict:
@@ -127,8 +120,6 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", default="cpu", choices=list(PROFILES))
     ap.add_argument("--objectives", nargs="*", default=list(OBJECTIVES))
-    ap.add_argument("--foundation", nargs="*", default=[],
-                    help="objectives of the older pile encoder of benchmarks/foundation.py to include (default none)")
     ap.add_argument("--references", nargs="*", default=None,
                     help="committed reference encoders to include (default: all of fmlab.hub.references())")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds of the trained runs")
@@ -159,12 +150,6 @@ def main(argv=None) -> None:
         # The explicit alternative to 5 patches of 8 samples: the digit stretched to 128 samples (16 patches).
         encoders[f"reference {name} @128"] = encoders[f"reference {name}"]
         data[f"reference {name} @128"] = resampled
-    pile_data = (as_pile_shape(train), as_pile_shape(test))
-    for objective in args.foundation:
-        t0 = time.perf_counter()
-        encoders[f"foundation {objective}"] = foundation_encoder(objective, args.profile, 0)[0]
-        data[f"foundation {objective}"] = pile_data
-        seconds[f"pretrain foundation {objective}"] = round(time.perf_counter() - t0, 1)
 
     probes = {}
     for name, enc in encoders.items():

@@ -3,16 +3,16 @@
 the training labels, report accuracy on the archive's own test split.
 
     python benchmarks/ucr.py --profile cpu [--datasets GunPoint ...] [--objectives mae ...] [--seeds 0 1]
-                             [--references NAME ...] [--layer-cv] [--adapt NAME ...] [--foundation mae ...]
-                             [--out PATH]
+                             [--references NAME ...] [--layer-cv] [--adapt NAME ...] [--out PATH]
 
 Rows, per dataset and seed: every objective (fmlab.pretrain.pretrained on ucr:NAME, the profile's settings, cached
 in FMLAB_CACHE), a randomly initialised encoder of the same config, the reference encoders committed with the kit
 (fmlab.hub.references(): one shape-agnostic encoder pretrained on the pile of datasets/pile.md, frozen, applied to
 every dataset at its own length without resampling, each channel's tokens pooled by mean and max and the C feature
 vectors side by side) beside the same architecture at random init, (--adapt) references adapted with every strategy
-of fmlab.adapt on all the training labels (the profile's benchmark_adapt_run, each seed) beside their architecture from scratch, and (--foundation) the older variant of
-benchmarks/foundation.py (an encoder pretrained here on a pile resampled to 128 samples).
+of fmlab.adapt on all the training labels (the profile's benchmark_adapt_run, each seed) beside their architecture
+from scratch. (Rows "foundation ..." in older result files came from an encoder pretrained here on a pile resampled
+to 128 samples, a variant the reference encoders replaced.)
 Classifiers on the frozen features: an RBF SVM with C chosen by 5-fold cross-validation on the training split
 (T-Loss's and TS2Vec's `fit_svm`: C in 1e-4 ... 1e4 and inf; C = inf without search when the split has fewer than
 50 series or 5 per class), and logistic regression on standardised features (fmlab.evaluate.probe_accuracy).
@@ -49,7 +49,6 @@ from fmlab.profiles import PROFILES, device, get_profile
 # Run as a script, this folder leads sys.path, where benchmarks/mnist1d.py would hide the mnist1d package: move it last.
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
-from foundation import foundation_encoder, foundation_features  # noqa: E402
 
 DATASETS = ("GunPoint", "ItalyPowerDemand", "ArrowHead", "BasicMotions")
 # Published test accuracies. Only figures read in their source are here; TS2Vec's per-dataset table (Yue et al.
@@ -198,8 +197,8 @@ def adapted_rows(name: str, references: list[str], seeds, profile: str) -> tuple
     return rows, seconds
 
 
-def run_dataset(name: str, profile: str, objectives, seeds, foundation: dict, references: list[str],
-                adapt: list[str] = (), layer_cv: bool = False) -> dict:
+def run_dataset(name: str, profile: str, objectives, seeds, references: list[str], adapt: list[str] = (),
+                layer_cv: bool = False) -> dict:
     train, test = load(f"ucr:{name}", split="train"), load(f"ucr:{name}", split="test")
     out = {"train": len(train), "test": len(test), "shape": list(train.x.shape[1:]), "classes": train.num_classes,
            "rows": {}, "seconds": {}}
@@ -223,12 +222,6 @@ def run_dataset(name: str, profile: str, objectives, seeds, foundation: dict, re
             obj, hist = pretrained(objective, f"ucr:{name}", profile, seed=seed, progress=False)
             enc = obj.encoder.eval()
             add(objective, seed, probe_both(features(enc, train), y_train, features(enc, test), y_test),
-                time.perf_counter() - t0)
-        for objective, encoders in foundation.items():
-            t0 = time.perf_counter()
-            enc = encoders[seed]
-            add(f"foundation {objective}", seed, probe_both(foundation_features(enc, train), y_train,
-                                                            foundation_features(enc, test), y_test),
                 time.perf_counter() - t0)
         t0 = time.perf_counter()
         rocket = classic_once("minirocket", {}, train, test, seed)
@@ -322,6 +315,27 @@ def print_table(table: dict) -> None:
         print(f"{ref + ' (published)':<44}" + "".join(f"{r['accuracy'].get(n, float('nan')):>18.3f}" for n in names))
 
 
+def print_verdicts(v: dict, rv: dict) -> None:
+    """The two aims, per dataset: the references' (reference_verdict, where the run has references) and the
+    per-dataset encoders' (verdict)."""
+    if rv["per_dataset"]:
+        print(f"\nbest frozen reference above its random init on {rv['above_random_init']} of {rv['datasets']}, above "
+              f"T-Loss on {rv['above_tloss']}: {'HOLDS' if rv['aim_holds'] else 'DOES NOT HOLD'} "
+              f"(aim: all, and at least 3)")
+        for name, r in rv["per_dataset"].items():
+            print(f"  {name}: {r['best']} {r['accuracy']:.3f} (random init {r['random init']:.3f}); " + ", ".join(
+                f"{k.replace('minus', 'vs')} {100 * x:+.1f} points" for k, x in r.items() if k.startswith("minus")))
+            if "best adapted" in r:
+                print(f"    adapted: {r['best adapted']} {r['adapted accuracy']:.3f}, "
+                      f"{100 * r['adapted minus scratch']:+.1f} points over its architecture from scratch, "
+                      f"{100 * r['adapted minus MiniRocket']:+.1f} vs MiniRocket")
+    print(f"\nbest fmlab encoder beats T-Loss and 1NN-DTW on {v['wins']} of {v['datasets']} datasets: "
+          f"{'HOLDS' if v['aim_holds'] else 'DOES NOT HOLD'} (aim: at least 3 of 4)")
+    for name, r in v["per_dataset"].items():
+        print(f"  {name}: {r['best']} {r['accuracy']:.3f}; " + ", ".join(
+            f"{k.replace('minus', 'vs')} {100 * x:+.1f} points" for k, x in r.items() if k.startswith("minus") and x is not None))
+
+
 def versions() -> dict:
     out = {"python": platform.python_version()}
     for pkg in ("torch", "numpy", "scikit-learn", "aeon", "mnist1d"):
@@ -349,8 +363,6 @@ def main(argv=None) -> None:
     ap.add_argument("--profile", default="cpu", choices=list(PROFILES))
     ap.add_argument("--datasets", nargs="+", default=list(DATASETS))
     ap.add_argument("--objectives", nargs="*", default=list(OBJECTIVES))
-    ap.add_argument("--foundation", nargs="*", default=[],
-                    help="objectives for the older pile-pretrained encoder of benchmarks/foundation.py (default: none)")
     ap.add_argument("--references", nargs="*", default=None,
                     help="committed reference encoders to include (default: all of fmlab.hub.references())")
     ap.add_argument("--adapt", nargs="*", default=[],
@@ -365,46 +377,21 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    foundation_objectives = args.foundation
     references = list(hub.references()) if args.references is None else args.references
     t_all = time.perf_counter()
-    foundation, foundation_info = {}, {}
-    for objective in foundation_objectives:
-        t0 = time.perf_counter()
-        foundation[objective] = {}
-        for seed in args.seeds:
-            foundation[objective][seed], s = foundation_encoder(objective, args.profile, seed)
-        foundation_info[objective] = {**s, "pretrain_or_load_s": round(time.perf_counter() - t0, 1)}
-        print(f"foundation {objective}: {s['pile_series']} pile series, {s['steps']} steps "
-              f"[{time.perf_counter() - t0:.0f} s]", flush=True)
-    results = {name: run_dataset(name, args.profile, args.objectives, args.seeds, foundation, references, args.adapt,
+    results = {name: run_dataset(name, args.profile, args.objectives, args.seeds, references, args.adapt,
                                  args.layer_cv) for name in args.datasets}
     table = summarise(results)
     print_table(table)
     v, rv = verdict(table), reference_verdict(table)
-    if rv["per_dataset"]:
-        print(f"\nbest frozen reference above its random init on {rv['above_random_init']} of {rv['datasets']}, above "
-              f"T-Loss on {rv['above_tloss']}: {'HOLDS' if rv['aim_holds'] else 'DOES NOT HOLD'} "
-              f"(aim: all, and at least 3)")
-        for name, r in rv["per_dataset"].items():
-            print(f"  {name}: {r['best']} {r['accuracy']:.3f} (random init {r['random init']:.3f}); " + ", ".join(
-                f"{k.replace('minus', 'vs')} {100 * x:+.1f} points" for k, x in r.items() if k.startswith("minus")))
-            if "best adapted" in r:
-                print(f"    adapted: {r['best adapted']} {r['adapted accuracy']:.3f}, "
-                      f"{100 * r['adapted minus scratch']:+.1f} points over its architecture from scratch, "
-                      f"{100 * r['adapted minus MiniRocket']:+.1f} vs MiniRocket")
-    print(f"\nbest fmlab encoder beats T-Loss and 1NN-DTW on {v['wins']} of {v['datasets']} datasets: "
-          f"{'HOLDS' if v['aim_holds'] else 'DOES NOT HOLD'} (aim: at least 3 of 4)")
-    for name, r in v["per_dataset"].items():
-        print(f"  {name}: {r['best']} {r['accuracy']:.3f}; " + ", ".join(
-            f"{k.replace('minus', 'vs')} {100 * x:+.1f} points" for k, x in r.items() if k.startswith("minus") and x is not None))
+    print_verdicts(v, rv)
     out = Path(args.out) if args.out else Path(__file__).parent / "results" / f"ucr-{args.profile}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({
         "benchmark": "ucr", "profile": args.profile, "command": command(__file__, argv),
         "device": device_info(), "threads": torch.get_num_threads(), "versions": versions(), "seeds": args.seeds,
         "objectives": args.objectives, "adapt": args.adapt, "adapt_run": get_profile(args.profile).benchmark_adapt_run,
-        "reference_pool": POOL, "reference_layer_cv": args.layer_cv, "foundation": foundation_info, "references": REFERENCES,
+        "reference_pool": POOL, "reference_layer_cv": args.layer_cv, "references": REFERENCES,
         "reference_encoders": {r: hub.references()[r] for r in references}, "reference_verdict": rv,
         "classifier": {"svm": "RBF SVC, gamma='scale', C by 5-fold CV over " + str(SVM_C[:-1]) + " + inf "
                        "(C=inf without search below 50 series or 5 per class)",

@@ -1,21 +1,21 @@
 """Encoders on disk: one safetensors file holding the weights and, in its metadata, the config.
 
     hub.save(encoder, "enc.safetensors");  encoder = hub.load("enc.safetensors")
-    encoder = hub.load_or_train("mae-eeg", config, train_fn)   # reuse what an earlier notebook trained
+    encoder = hub.reference("mae-small")   # a reference encoder committed with the kit
+
+Runs are cached elsewhere (fmlab.pretrain.recipes.pretrained, fmlab.scaling), in folders named by ``cache_key``.
 """
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
-from typing import Callable
 
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from .atomic import atomic_path  # the one atomic writer; hub.atomic_path is the name the package uses
 from .models import Encoder, EncoderConfig
-from .profiles import cache_dir, say
 
 FORMAT = "fmlab.encoder/2"
 # Format 1 predates the shape-agnostic encoder: its encoders divided inputs by input_scale and embedded
@@ -82,22 +82,6 @@ def cache_key(name: str, **settings) -> str:
     import hashlib
     blob = json.dumps(settings, sort_keys=True, default=str)
     return f"{name}-{hashlib.sha1(blob.encode()).hexdigest()[:10]}"
-
-
-def load_or_train(name: str, config: EncoderConfig, train: Callable[[Encoder], object],
-                  retrain: bool = False, **settings) -> Encoder:
-    """Load ``name`` from FMLAB_CACHE/encoders if an encoder of this config and these settings was
-    saved there; else build one, call ``train(encoder)`` and save it. Later notebooks call this with
-    the same arguments as the notebook that trains, so they reuse its encoder or train it themselves."""
-    path = cache_dir("encoders") / f"{cache_key(name, config=config.to_json(), **settings)}.safetensors"
-    if path.exists() and not retrain:
-        say(f"fmlab.hub: loaded {name} from {path}")
-        return load(path)
-    encoder = Encoder(config)
-    train(encoder)
-    save(encoder, path, name=name, **settings)
-    say(f"fmlab.hub: saved {name} to {path}")
-    return encoder
 
 
 # -- the reference encoders committed with the kit ---------------------------------------------------

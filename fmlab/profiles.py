@@ -37,13 +37,6 @@ class Profile:
     fair_adapt: tuple[float, int, int, int] = field(repr=False)
     mnist1d_split: tuple[int, int] = field(repr=False)   # benchmarks/mnist1d.py: first (train, test) of the paper's
     throughput_sizes: tuple[str, ...] = field(repr=False)  # presets benchmarks/throughput.py measures
-    # benchmarks/foundation.py: series per pile source (None: all), step factor over `steps` (the pile is ~10x a
-    # UCR train split), eeg samples and mnist1d digits in its pile, its UCR sources (None: every offline set)
-    foundation_per_source: int | None = field(repr=False)
-    foundation_step_factor: int = field(repr=False)
-    foundation_eeg_n: int = field(repr=False)
-    foundation_mnist1d: int = field(repr=False)
-    foundation_ucr: tuple[str, ...] | None = field(repr=False)
     # fmlab.scaling (notebook 10): encoder widths x step budgets of the grid, its batch, and the larger run the
     # fitted law predicts before it is trained (width, steps)
     scaling_widths: tuple[int, ...] = field(repr=False)
@@ -73,25 +66,19 @@ PROFILES = {
     "smoke": Profile("smoke", size="tiny", n=256, steps=20, batch_size=32, lr=1e-3, pile="smoke",
                      adapt_steps=5, adapt_batch_size=32, adapt_seeds=1, ratio_sweep=False,
                      benchmark_adapt_steps=5, benchmark_adapt_batch_size=32, mnist1d_split=(400, 200),
-                     fair_adapt=(2, 3, 6, 32),
-                     throughput_sizes=("tiny",), foundation_per_source=200, foundation_step_factor=1,
-                     foundation_eeg_n=16, foundation_mnist1d=200, foundation_ucr=("GunPoint",),
+                     fair_adapt=(2, 3, 6, 32), throughput_sizes=("tiny",),
                      scaling_widths=(8, 16, 24), scaling_steps=(10, 20), scaling_batch_size=32, scaling_check=(32, 30),
                      reference_probe=24),
     "cpu": Profile("cpu", size="small", n=4000, steps=600, batch_size=128, lr=1e-3, pile="cpu",
                    adapt_steps=50, adapt_batch_size=32, adapt_seeds=1, ratio_sweep=False,
                    benchmark_adapt_steps=400, benchmark_adapt_batch_size=64, mnist1d_split=(4000, 1000),
-                   fair_adapt=(20, 50, 200, 32),
-                   throughput_sizes=("tiny", "small"), foundation_per_source=4000, foundation_step_factor=2,
-                   foundation_eeg_n=400, foundation_mnist1d=4000, foundation_ucr=None,
+                   fair_adapt=(20, 50, 200, 32), throughput_sizes=("tiny", "small"),
                    scaling_widths=(16, 32, 48, 64), scaling_steps=(100, 250, 600), scaling_batch_size=64,
                    scaling_check=(96, 1000), reference_probe=160),
     "gpu": Profile("gpu", size="medium", n=20000, steps=5000, batch_size=256, lr=5e-4, pile="cpu",
                    adapt_steps=300, adapt_batch_size=64, adapt_seeds=3, ratio_sweep=True,
                    benchmark_adapt_steps=3000, benchmark_adapt_batch_size=128, mnist1d_split=(4000, 1000),
-                   fair_adapt=(30, 100, 3000, 64),
-                   throughput_sizes=("small", "medium", "base"), foundation_per_source=None,
-                   foundation_step_factor=2, foundation_eeg_n=2000, foundation_mnist1d=4000, foundation_ucr=None,
+                   fair_adapt=(30, 100, 3000, 64), throughput_sizes=("small", "medium", "base"),
                    scaling_widths=(16, 32, 64, 128, 256, 384), scaling_steps=(250, 1000, 4000), scaling_batch_size=256,
                    scaling_check=(512, 8000), reference_probe=1000),
 }

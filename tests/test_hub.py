@@ -34,19 +34,3 @@ def test_foreign_or_truncated_files_are_refused(tmp_path):
     path.write_bytes(path.read_bytes()[:200])
     with pytest.raises(ValueError):
         hub.load(path)
-
-
-def test_load_or_train_trains_once_then_reuses(tmp_path, monkeypatch):
-    monkeypatch.setenv("FMLAB_CACHE", str(tmp_path))
-    cfg, calls = tiny().config, []
-
-    def train(enc):
-        calls.append(1)
-        with torch.no_grad():
-            enc.cls_token.fill_(1.5)
-    a = hub.load_or_train("demo", cfg, train, steps=10)
-    b = hub.load_or_train("demo", cfg, train, steps=10)
-    assert calls == [1] and torch.equal(b.cls_token, a.cls_token)
-    hub.load_or_train("demo", cfg, train, steps=20)  # other settings: another cache entry
-    assert calls == [1, 1]
-    assert len(list((tmp_path / "encoders").glob("demo-*.safetensors"))) == 2

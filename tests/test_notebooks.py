@@ -69,7 +69,6 @@ EXPECTED = {
                     "neighbours_same_state": accuracy},
     "08_benchmarks": {"ucr_best": lambda v: set(v) == {"GunPoint", "ItalyPowerDemand", "ArrowHead", "BasicMotions"}
                       and all(map(accuracy, v.values())), "ucr_wins": lambda v: v in range(5),
-                      "ucr_foundation_minus_per_dataset": lambda v: -1.0 <= v <= 1.0,
                       "mnist1d_best_4000": accuracy, "mnist1d_best_40": accuracy,
                       "mnist1d_gap_cnn_points": lambda v: -94.0 <= v <= 6.0,
                       "ucr_reference_best": lambda v: set(v) == {"GunPoint", "ItalyPowerDemand", "ArrowHead",

@@ -23,16 +23,18 @@ def _check(result, benchmark: str, keys: tuple[str, ...], fn: str) -> None:
 
 
 def plot_ucr(result: dict, rows: list[str] | None = None):
-    """Test accuracy per dataset, one bar per row (default: random init, the best pretrained per-dataset encoder,
-    the best foundation encoder and the measured baselines), the published references as markers."""
+    """Test accuracy per dataset, one bar per row (default: random init, the best pretrained encoder, the best
+    "foundation" row where the file has one, and the measured baselines), the published references as markers.
+    "foundation" rows are in result files written before the reference encoders (ucr-cpu.json): an encoder that
+    benchmarks/ucr.py pretrained on a pile resampled to 128 samples, a variant since removed."""
     _check(result, "ucr", ("summary", "references"), "plot_ucr")
     table, names = result["summary"], list(result["summary"])
     if rows is None:
         every = list(dict.fromkeys(r for t in table.values() for r in t))
         mean = {r: np.mean([table[n].get(r, np.nan) for n in names]) for r in every}
-        own = [r for r in every if "measured" not in r and r != "random init" and not r.startswith("foundation")]
-        found = [r for r in every if r.startswith("foundation")]
-        rows = ["random init", *(sorted(own, key=mean.get)[-1:]), *(sorted(found, key=mean.get)[-1:]),
+        old_pile = [r for r in every if r.startswith("foundation")]
+        own = [r for r in every if "measured" not in r and r != "random init" and r not in old_pile]
+        rows = ["random init", *(sorted(own, key=mean.get)[-1:]), *(sorted(old_pile, key=mean.get)[-1:]),
                 *(r for r in every if "measured" in r)]
     fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
     x, width = np.arange(len(names)), 0.8 / max(1, len(rows))
