@@ -27,7 +27,7 @@ report: setup
 	NUMBA_CACHE_DIR=$${NUMBA_CACHE_DIR:-$(HOME)/.cache/fmlab/numba} $(PY) -m fmlab report --profile $(PROFILE)
 
 test: setup
-	NUMBA_CACHE_DIR=$${NUMBA_CACHE_DIR:-$(HOME)/.cache/fmlab/numba} $(PY) -m pytest -q -rs
+	NUMBA_CACHE_DIR=$${NUMBA_CACHE_DIR:-$(HOME)/.cache/fmlab/numba} $(PY) -m pytest -q -rs --durations=20
 
 test-fast: setup
 	NUMBA_CACHE_DIR=$${NUMBA_CACHE_DIR:-$(HOME)/.cache/fmlab/numba} $(PY) -m pytest -q -rs \
