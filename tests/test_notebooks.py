@@ -88,7 +88,7 @@ EXPECTED = {
                                                                         "BasicMotions": 6 * 128,
                                                                         "JapaneseVowels": 12 * 128},
         "dataset_knn": accuracy,
-        **{f"label_efficiency_{name}": lambda v: set(v) == {"linear_probe", "lora", "full_finetune", "from_scratch",
+        **{f"label_efficiency_{name}": lambda v: set(v) == {"linear_probe", "full_finetune", "from_scratch",
                                                               "minirocket"} and all(
             len(r) == 3 and all(map(accuracy, r.values())) for r in v.values()) for name in ("GunPoint", "MNIST-1D")},
         **{f"gain_over_scratch_fewest_{name}": lambda v: -100.0 <= v <= 100.0 for name in ("GunPoint", "MNIST-1D")},
