@@ -115,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "(default 8; 4 gives short series twice the tokens, at about twice the compute)")
     pre.add_argument("--pile", help="--data pile: the pile's size, smoke | cpu | wide (datasets/pile.md; default: "
                      "the profile's)")
+    pre.add_argument("--stream", action="store_true", help="--data pile: draw the generated families anew every "
+                     "step (fmlab.pretrain.stream.FreshSeries) instead of cycling the pile's fixed draws")
     pre.add_argument("--lengths", type=_whole, nargs="+",
                      help="--data pile: the window lengths to pretrain on, drawn equally often "
                           "(default: 32 64 128 256 512, weighted to the middle)")

@@ -46,3 +46,50 @@ def test_a_run_chooses_its_pile_and_only_on_the_pile():
         run_settings("mae", "pile", "smoke", pile="huge")
     with pytest.raises(ValueError, match="other data leave it out"):
         run_settings("mae", "eeg", "smoke", pile="wide")
+
+
+def test_fresh_series_replaces_the_generated_rows_each_step_and_nothing_else():
+    from fmlab.pretrain.stream import FreshSeries
+
+    class Spy(torch.nn.Module):
+        encoder = None
+
+        def forward(self, x):
+            self.seen = x
+            return {"loss": x.sum()}
+    spy = Spy()
+    obj = FreshSeries(spy)
+    x, source = torch.randn(6, 1, 64), torch.tensor([0, 5, 7, 9, 0, 6])  # 7 and 9: eeg and a real split
+    torch.manual_seed(3)
+    obj(x, meta={"source": source})
+    first = spy.seen
+    assert torch.equal(first[2:4], x[2:4]) and not torch.isclose(first[[0, 1, 4, 5]], x[[0, 1, 4, 5]]).any()
+    torch.testing.assert_close(first[[0, 1, 4, 5]].std(-1, unbiased=False), torch.ones(4, 1), atol=1e-4, rtol=0)
+    torch.manual_seed(3)
+    obj(x, meta={"source": source})
+    assert torch.equal(spy.seen, first)  # a function of torch's seed, which fit() sets from the step: exact resume
+    obj(x, meta={"source": source})
+    assert not torch.equal(spy.seen[0], first[0])  # the next step: new series
+    obj.eval()
+    obj(x, meta={"source": source})
+    assert torch.equal(spy.seen, x)
+
+
+def test_streaming_is_for_the_pile_only():
+    from fmlab.models import Encoder, EncoderConfig
+    from fmlab.pretrain.recipes import make_objective
+    from fmlab.pretrain.stream import FreshSeries
+    enc = Encoder(EncoderConfig.preset("tiny", channels=1, length=64))
+    assert isinstance(make_objective("mae", enc, data="pile", stream=True), FreshSeries)
+    with pytest.raises(ValueError, match="stream=True draws the pile's generated families"):
+        make_objective("mae", enc, data="eeg", stream=True)
+
+
+@pytest.mark.slow
+def test_fmlab_pretrain_streams_the_pile_and_its_run_says_so(tmp_path):
+    from fmlab import hub
+    from fmlab.cli import main
+    assert main(["pretrain", "--data", "pile", "--profile", "smoke", "--stream", "--objective", "mae", "--steps", "3",
+                 "--batch-size", "16", "--out", str(tmp_path / "run")]) == 0
+    _, settings = hub.read_config(tmp_path / "run" / "encoder.safetensors")
+    assert settings["objective_args"] == {"stream": True}

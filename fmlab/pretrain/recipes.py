@@ -30,6 +30,7 @@ from .lengths import RandomLength
 from .mae import MAE
 from .next_patch import NextPatch
 from .spectrum import MaskedSpectrum
+from .stream import FreshSeries
 
 # The four encoder objectives the course compares (notebooks 01-05, the benchmarks' default rows), and every
 # objective a run can name: next-patch prediction too, the causal (GPT) side.
@@ -87,11 +88,15 @@ def foundation_config(size: str, **overrides) -> EncoderConfig:
 
 def make_objective(name: str, encoder: Encoder, fs: float = 1.0, data: str = "eeg", **kwargs):
     """The objective ``name`` on ``encoder``; on the pile wrapped in RandomLength (every length, every zoom),
-    and contrastive with views made for any series. ``lengths``: the lengths RandomLength draws (pile only)."""
-    lengths = kwargs.pop("lengths", None)
+    and contrastive with views made for any series. ``lengths``: the lengths RandomLength draws (pile only).
+    ``stream``: the pile's generated families drawn anew every step (FreshSeries; pile only)."""
+    lengths, stream = kwargs.pop("lengths", None), kwargs.pop("stream", False)
     if lengths is not None and data != "pile":
         raise ValueError(f"objective: lengths={lengths} choose the window lengths of pile pretraining; data={data!r} "
                          f"trains at its own length (use data='pile', or leave lengths out)")
+    if stream and data != "pile":
+        raise ValueError(f"objective: stream=True draws the pile's generated families anew; data={data!r} has none "
+                         f"(use data='pile', or leave stream out)")
     if name not in BY_NAME:
         raise ValueError(f"objective: unknown {name!r}; choose one of {', '.join(BY_NAME)}")
     if name == "contrastive":
@@ -101,7 +106,8 @@ def make_objective(name: str, encoder: Encoder, fs: float = 1.0, data: str = "ee
     obj = BY_NAME[name](encoder, **kwargs)
     if data != "pile":
         return obj
-    return RandomLength(obj) if lengths is None else RandomLength(obj, lengths=tuple(lengths))
+    obj = RandomLength(obj) if lengths is None else RandomLength(obj, lengths=tuple(lengths))
+    return FreshSeries(obj) if stream else obj
 
 
 def run_settings(objective: str, data: str = "eeg", profile: str | None = None, seed: int = 0,

@@ -26,9 +26,10 @@ def main(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     dev = distributed.init()
     main_process = distributed.is_main()
-    lengths = {} if args.lengths is None else {"lengths": list(args.lengths)}
+    extra = {} if args.lengths is None else {"lengths": list(args.lengths)}
+    extra.update({"stream": True} if getattr(args, "stream", False) else {})  # only when set: old cache keys stay
     settings = run_settings(args.objective, args.data, args.profile, args.seed, args.steps, args.size,
-                            args.batch_size, getattr(args, "patch_size", None), getattr(args, "pile", None), **lengths)
+                            args.batch_size, getattr(args, "patch_size", None), getattr(args, "pile", None), **extra)
     folder = args.out or entry(settings)
     t0 = time.perf_counter()
     try:
