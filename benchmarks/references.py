@@ -70,6 +70,7 @@ def main(argv=None) -> None:
     mk.add_argument("--steps", type=int, required=True)
     mk.add_argument("--batch-size", type=int, default=256)
     mk.add_argument("--lengths", type=int, nargs="+", help="window lengths of pretraining (fmlab pretrain --lengths)")
+    mk.add_argument("--stream", action="store_true", help="draw the generated families anew every step (fmlab pretrain --stream)")
     mk.add_argument("--pile", help="the pile's size (fmlab pretrain --pile; default: the cpu profile's, cpu)")
     mk.add_argument("--patch-size", type=int, help="samples per token (fmlab pretrain --patch-size; default 8)")
     mk.add_argument("--name", help="the reference's name (default: OBJECTIVE-SIZE)")
@@ -103,6 +104,7 @@ def main(argv=None) -> None:
     cmd += ["--lengths", *map(str, args.lengths)] if args.lengths else []
     cmd += ["--patch-size", str(args.patch_size)] if args.patch_size else []
     cmd += ["--pile", args.pile] if args.pile else []
+    cmd += ["--stream"] if args.stream else []
     subprocess.run([sys.executable, "-m", *cmd], check=True)
     publish(run, name, shlex.join(cmd))
 
