@@ -70,7 +70,8 @@ def main(argv=None) -> None:
     mk.add_argument("--steps", type=int, required=True)
     mk.add_argument("--batch-size", type=int, default=256)
     mk.add_argument("--lengths", type=int, nargs="+", help="window lengths of pretraining (fmlab pretrain --lengths)")
-    mk.add_argument("--stream", action="store_true", help="draw the generated families anew every step (fmlab pretrain --stream)")
+    mk.add_argument("--stream", action="store_true",
+                    help="draw the generated families anew every step (fmlab pretrain --stream)")
     mk.add_argument("--pile", help="the pile's size (fmlab pretrain --pile; default: the cpu profile's, cpu)")
     mk.add_argument("--patch-size", type=int, help="samples per token (fmlab pretrain --patch-size; default 8)")
     mk.add_argument("--name", help="the reference's name (default: OBJECTIVE-SIZE)")
