@@ -28,7 +28,8 @@ def test_wheel_series_are_train_splits_only_and_hold_watch_subjects_out():
     assert len(sources["seglearn:watch_subjects_1-7"]) == 6 * len(kept) < 6 * len(watch["X"])
     import aeon.datasets as A
     cardano_test = A.load_cardano_sentiment(split="test")[0]
-    assert not any(np.allclose(s, t) for s in sources["aeon:CardanoSentiment_train"] for t in cardano_test.reshape(-1, 24))
+    cardano = sources["aeon:CardanoSentiment_train"]
+    assert not any(np.allclose(s, t) for s in cardano for t in cardano_test.reshape(-1, 24))
 
 
 def test_the_wide_pile_is_the_cpu_pile_and_the_wheels():
