@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -13,6 +14,7 @@ import torch.nn.functional as F
 import fmlab
 from fmlab.check import CheckFailed
 from fmlab.course.labs import exercises_in
+from fmlab.data.spectral import power_spectrum
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +74,47 @@ def _rank_of(q):
     return torch.exp(torch.special.entr(q / q.sum().clamp_min(1e-12)).sum())
 
 
+def _band_power(x, fs, bands, closed=False, width=True, log=torch.log, eps=1e-6, reduce="sum", dim=-1):
+    freqs, psd = power_spectrum(x, fs)
+    out = []
+    for lo, hi in bands.values():
+        inside = (freqs >= lo) & ((freqs <= hi) if closed else (freqs < hi))
+        power = getattr(psd[..., inside], reduce)(-1) * (freqs[1] if width else 1)
+        out.append(power if log is None else log(power + eps))
+    return torch.stack(out, dim)
+
+
+def _split(law, flops, k=None, pick=np.argmin, swap=False, sizes=400):
+    n = np.logspace(2, 9, sizes)
+    d = flops / ((law.flops_per_nd if k is None else k) * n)
+    i = pick(law.predict(n, d))
+    return (d[i], n[i]) if swap else (n[i], d[i])
+
+
 WRONG = {
+    "log_band_power": [
+        ("upper edge included", lambda x, fs, b: _band_power(x, fs, b, closed=True),
+         "your bands include their upper edge (freqs <= hi), so a bin on a shared edge counts twice"),
+        ("no bin width", lambda x, fs, b: _band_power(x, fs, b, width=False), "you sum the PSD without the bin width"),
+        ("no log", lambda x, fs, b: _band_power(x, fs, b, log=None), "return its natural log"),
+        ("mean of the PSD", lambda x, fs, b: _band_power(x, fs, b, reduce="mean", width=False), "you average the PSD"),
+        ("no eps", lambda x, fs, b: _band_power(x, fs, b, eps=0), "a flat channel gives -inf"),
+        ("bands first", lambda x, fs, b: _band_power(x, fs, b, dim=0),
+         "returned shape (5, 2, 3); expected (2, 3, 5), [B, C, n_bands]"),
+        ("log10", lambda x, fs, b: _band_power(x, fs, b, log=torch.log10), "you use log10"),
+        ("a list", lambda x, fs, b: list(_band_power(x, fs, b).unbind(-1)), "returned a list"),
+    ],
+    "compute_optimal": [
+        ("k left out", lambda law, c: _split(law, c, k=1), "your N D is the budget itself"),
+        ("k = 6", lambda law, c: _split(law, c, k=6), "you take k = 6"),
+        ("C / k * N", lambda law, c: (lambda n: (n, c / law.flops_per_nd * n))(_split(law, c)[0]),
+         "your D is C / k * N"),
+        ("argmax", lambda law, c: _split(law, c, pick=np.argmax), "choose the split with argmin, not argmax"),
+        ("(D, N)", lambda law, c: _split(law, c, swap=True), "your pair is (D, N)"),
+        ("too few sizes", lambda law, c: _split(law, c, sizes=15), "your candidate sizes are too far apart"),
+        ("law.optimal's dict", lambda law, c: law.optimal(c), "returned a dict"),
+        ("every candidate", lambda law, c: (np.logspace(2, 9, 4), c / np.logspace(2, 9, 4)), "your N is a ndarray"),
+    ],
     "random_token_mask": [
         ("fixed order", lambda b, n, r, g=None: torch.arange(n).expand(b, n) < round(r * n),
          "every sample in the batch hides the same tokens"),
@@ -280,4 +322,55 @@ def test_a_failed_check_in_a_notebook_shows_its_message_not_a_traceback(tmp_path
     assert crash.startswith("Your function raised here") and "return pred[masked.T].mean()" in crash, crash
     assert crash.splitlines()[-1].startswith("CheckFailed: masked_mse: your function raised IndexError"), crash
     assert unwritten.startswith("NotImplementedError: rankme: write the function first"), unwritten
+    assert "fmlab/check" not in out.stdout and "Traceback" not in out.stdout, out.stdout
+
+
+def test_the_two_likeliest_mistakes_of_the_data_and_scaling_checks_show_their_hint_alone(tmp_path):
+    """Issue 19, item 6: in IPython, the band power with its upper edges included or without the bin width, and a
+    compute-optimal split that forgets k or takes the argmax, each show one line: the check's hint, no frames."""
+    script = tmp_path / "shell.py"
+    script.write_text(textwrap.dedent("""
+        from IPython.core.interactiveshell import InteractiveShell
+        from traitlets.config import Config
+        config = Config()
+        config.HistoryManager.hist_file = ":memory:"
+        shell = InteractiveShell.instance(config=config, colors="NoColor")
+        shell.run_cell("import numpy as np, torch, fmlab\\nfrom fmlab.data.spectral import power_spectrum")
+        for cell in [
+            "def log_band_power(x, fs, bands):\\n"
+            "    freqs, psd = power_spectrum(x, fs)\\n"
+            "    return torch.stack([torch.log(psd[..., (freqs >= lo) & (freqs <= hi)].sum(-1) * freqs[1] + 1e-6)\\n"
+            "                        for lo, hi in bands.values()], -1)\\n"
+            "fmlab.check.log_band_power(log_band_power)",
+            "def log_band_power(x, fs, bands):\\n"
+            "    freqs, psd = power_spectrum(x, fs)\\n"
+            "    return torch.stack([torch.log(psd[..., (freqs >= lo) & (freqs < hi)].sum(-1) + 1e-6)\\n"
+            "                        for lo, hi in bands.values()], -1)\\n"
+            "fmlab.check.log_band_power(log_band_power)",
+            "def compute_optimal(law, flops):\\n"
+            "    n = np.logspace(2, 9, 400)\\n"
+            "    d = flops / n\\n"
+            "    i = law.predict(n, d).argmin()\\n"
+            "    return n[i], d[i]\\n"
+            "fmlab.check.compute_optimal(compute_optimal)",
+            "def compute_optimal(law, flops):\\n"
+            "    n = np.logspace(2, 9, 400)\\n"
+            "    d = flops / (law.flops_per_nd * n)\\n"
+            "    i = law.predict(n, d).argmax()\\n"
+            "    return n[i], d[i]\\n"
+            "fmlab.check.compute_optimal(compute_optimal)"]:
+            print("=== cell")
+            shell.run_cell(cell)
+    """))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    shown = [s.strip() for s in out.stdout.split("=== cell")[1:]]
+    assert len(shown) == 4, out.stdout + out.stderr
+    says = ["CheckFailed: log_band_power: your bands include their upper edge (freqs <= hi)",
+            "CheckFailed: log_band_power: you sum the PSD without the bin width",
+            "CheckFailed: compute_optimal: your split N = ",
+            "CheckFailed: compute_optimal: the law expects "]
+    for message, start in zip(shown, says):
+        assert len(message.splitlines()) == 1 and message.startswith(start), message
+    assert "your N D is the budget itself" in shown[2] and "argmin, not argmax" in shown[3]
     assert "fmlab/check" not in out.stdout and "Traceback" not in out.stdout, out.stdout

@@ -17,8 +17,8 @@ from fmlab import course
 from fmlab.course import labs
 
 NOTEBOOKS = {p.stem: p for p in course.notebooks()}
-WITH_EXERCISES = ("01_mae", "02_masked_spectrum", "03_contrastive", "04_jepa", "05_latent_spaces", "06_adaptation",
-                  "09_foundation")
+WITH_EXERCISES = ("00_data", "01_mae", "02_masked_spectrum", "03_contrastive", "04_jepa", "05_latent_spaces",
+                  "06_adaptation", "09_foundation", "10_scaling")
 HIDDEN_LINE = re.compile(r'^[ \t]*fmlab\.check\.hidden_answer\("\w+", "([A-Za-z0-9+/=]+)"\)(  #.*)?$', re.M)
 
 
@@ -190,7 +190,8 @@ def test_cli_builds_the_labs(tmp_path, capsys):
     assert main(["labs", "build", "--out", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
     assert "01_mae.ipynb" in printed and "exercises: random_token_mask, masked_mse" in printed
-    assert "00_data.ipynb" in printed and "no exercises (copied)" in printed
+    assert re.search(r"^00_data\.ipynb +exercises: log_band_power$", printed, re.M)
+    assert re.search(r"^07_explorer\.ipynb +no exercises \(copied\)$", printed, re.M)
     assert sorted(p.name for p in tmp_path.glob("*.ipynb")) == sorted(p.name for p in NOTEBOOKS.values())
 
 

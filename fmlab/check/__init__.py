@@ -10,6 +10,7 @@ notebook hides because they would give an answer away (see fmlab.course.labs).
 
 | notebook | exercise |
 |---|---|
+| 00_data | log_band_power |
 | 01_mae | random_token_mask, masked_mse |
 | 02_masked_spectrum | spectrum_target |
 | 03_contrastive | nt_xent_loss |
@@ -17,6 +18,7 @@ notebook hides because they would give an answer away (see fmlab.course.labs).
 | 05_latent_spaces | rankme |
 | 06_adaptation | lora_forward, prepend_prompts |
 | 09_foundation | mean_max_pool |
+| 10_scaling | compute_optimal |
 """
 from .adaptation import lora_forward, prepend_prompts
 from .core import CheckFailed
@@ -24,7 +26,9 @@ from .features import mean_max_pool, rankme
 from .hidden import hidden_answer
 from .masked import masked_mse, random_token_mask, spectrum_target
 from .objectives import ema_step, nt_xent_loss
+from .scaling import compute_optimal
+from .spectral import log_band_power
 
-EXERCISES = ("random_token_mask", "masked_mse", "spectrum_target", "nt_xent_loss", "ema_step", "rankme",
-             "lora_forward", "prepend_prompts", "mean_max_pool")
+EXERCISES = ("log_band_power", "random_token_mask", "masked_mse", "spectrum_target", "nt_xent_loss", "ema_step",
+             "rankme", "lora_forward", "prepend_prompts", "mean_max_pool", "compute_optimal")
 __all__ = ["CheckFailed", "EXERCISES", "hidden_answer", *EXERCISES]
