@@ -208,7 +208,8 @@ def test_the_kit_ships_references_with_how_they_were_made():
     assert total < 25e6
     for info in refs.values():
         assert info["command"].startswith("fmlab pretrain") and "--data pile" in info["command"]
-        assert info["steps"] > 0 and info["wall_time_s"] > 0 and info["corpus"]["name"] == "pile-cpu"
+        assert info["steps"] > 0 and info["wall_time_s"] > 0 and info["corpus"]["name"] in ("pile-cpu", "pile-wide")
+        assert info["corpus"]["sources"] == pile_sources(info["corpus"]["name"].removeprefix("pile-"))
     with pytest.raises(ValueError, match="no reference called 'mae-huge'.*mae-small"):
         hub.reference("mae-huge")
 
