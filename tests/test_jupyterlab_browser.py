@@ -192,6 +192,19 @@ def read_saved(path: Path, before: int, seconds: float = 60):
         time.sleep(0.2)
 
 
+def wait_until_idle(tab, deadline: float, quiet: float = 5.0) -> None:
+    """Until the kernel has been idle for ``quiet`` seconds: JupyterLab draws only the cells near the viewport, so the
+    prompts RAN reads can all be done while cells further down still wait in the kernel's queue (seen under load)."""
+    since = None
+    while True:
+        idle = tab.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").count() > 0
+        since = (since or time.perf_counter()) if idle else None
+        if since is not None and time.perf_counter() - since >= quiet:
+            return
+        assert time.perf_counter() < deadline, "the kernel was still busy when Run All's time ran out"
+        time.sleep(0.5)
+
+
 def open_and_run(page, lab, path: str, name: str) -> Opened:
     """Open ``path`` (relative to the server's root) in a page of its own (the earlier ones closed and their kernels
     shut down), Run > Run All Cells, wait until no cell waits, save it, and read what it saved."""
@@ -225,6 +238,7 @@ def open_and_run(page, lab, path: str, name: str) -> Opened:
                     raise
                 print(f"\n{path}: Run All started nothing in 60 s (prompts {tab.evaluate(PROMPTS)}); again")
         tab.wait_for_function(RAN, timeout=RUN_SECONDS * 1000, polling=500)
+        wait_until_idle(tab, t0 + RUN_SECONDS)
         seconds = time.perf_counter() - t0
         tab.locator(".lm-MenuBar-item", has_text=re.compile(r"^File$")).click()
         tab.locator(".lm-Menu-item[data-command='docmanager:save']").click()
