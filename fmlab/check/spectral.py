@@ -10,7 +10,7 @@ from .core import CheckFailed, diagnose, run, same, tensor_like
 
 
 def _band_power(x, fs, bands, closed: bool = False, width: bool = True, reduce: str = "sum", log=torch.log,
-                eps: float = 1e-6):
+                eps: float = 1e-6, dim: int = -1):
     """The log band power with one thing changed: the plausible wrong versions a student might write."""
     freqs, psd = power_spectrum(x, fs)
     out = []
@@ -18,7 +18,7 @@ def _band_power(x, fs, bands, closed: bool = False, width: bool = True, reduce: 
         inside = (freqs >= lo) & ((freqs <= hi) if closed else (freqs < hi))
         power = getattr(psd[..., inside], reduce)(-1) * (freqs[1] if width else 1)
         out.append(power if log is None else log(power + eps))
-    return torch.stack(out, -1)
+    return torch.stack(out, dim)
 
 
 BAND_MISTAKES = [
