@@ -6,6 +6,17 @@
     hist = fmlab.train.fit(objective, ds, steps=500)
 
 Submodules load on first use, so ``import fmlab`` stays fast.
+
+What fmlab changes in the process, all of it here:
+- ``NUMBA_THREADING_LAYER=workqueue`` in the environment when fmlab is imported (below; a value already set wins).
+- torch's global random generator: ``fit`` reseeds it at every step, so that masks and augmentations are a
+  function of the step (exact resume), and building a model seeds it for its initial weights; both happen inside
+  ``fmlab.train.seeded``, which gives the caller their generator back as it was.
+- torch's thread count: the MiniRocket baseline (aeon's numba kernels) and the masking explorer change it and
+  put it back (``fmlab.adapt.compare.classic_once``, ``fmlab.explore.masking``).
+- Memory that lives as long as the process: ``fmlab.report.RECORDED`` (what a notebook recorded) and the UMAP
+  results of ``fmlab.viz.embedding`` (also on disk in ``FMLAB_CACHE``).
+- ``FMLAB_QUIET`` (``fmlab.profiles.say``) silences fmlab's narration; ``fmlab explore`` sets it for Voila.
 """
 import importlib
 import os

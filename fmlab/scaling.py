@@ -27,7 +27,7 @@ from .data import SignalDataset
 from .data.synthetic import generate_mixture
 from .models import Encoder, EncoderConfig
 from .profiles import cache_dir, get_profile
-from .train import fit
+from .train import fit, seeded
 
 LENGTH, PATCH = 128, 8            # every series: 16 tokens of 8 samples
 DEPTH_HEADS = {8: (1, 2), 16: (1, 2), 24: (2, 2), 32: (2, 2), 48: (2, 4), 64: (3, 4), 96: (3, 4), 128: (4, 4),
@@ -73,8 +73,7 @@ def objective_for(name: str, encoder: Encoder):
 def held_out_loss(objective, held: torch.Tensor) -> float:
     """The objective's mean loss on ``held`` [M, 1, T] in batches, with the same random masks every time."""
     objective.eval()
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
+    with seeded(0):
         dev = next(objective.parameters()).device
         losses = [float(objective(held[i:i + 128].to(dev))["loss"]) * len(held[i:i + 128])
                   for i in range(0, len(held), 128)]
@@ -100,11 +99,11 @@ def run(objective: str, width: int, steps: int, batch_size: int = 64, lr: float 
     folder = _entry(settings)
     if (folder / "result.json").exists():
         return json.loads((folder / "result.json").read_text())
-    torch.manual_seed(seed)
-    encoder = Encoder(config(width, objective))
-    obj = objective_for(objective, encoder)
-    data = series(steps * batch_size, seed + 1)                       # each series once: D fresh tokens
-    flops = step_flops(obj, data[:batch_size])
+    with seeded(seed):
+        encoder = Encoder(config(width, objective))
+        obj = objective_for(objective, encoder)
+        data = series(steps * batch_size, seed + 1)                   # each series once: D fresh tokens
+        flops = step_flops(obj, data[:batch_size])
     with contextlib.nullcontext() if progress else contextlib.redirect_stdout(io.StringIO()):  # a grid: one bar
         hist = fit(obj, SignalDataset(data, torch.zeros(len(data), dtype=torch.long), ["series"], fs=1.0),
                    steps=steps, batch_size=batch_size, lr=lr, seed=seed, progress=progress, live=False, device=device)

@@ -24,6 +24,7 @@ import math
 import numbers
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -39,6 +40,19 @@ from .history import History
 from .interrupts import Held
 from .profiles import device as pick_device
 from .progress import Display, announce
+
+
+@contextmanager
+def seeded(seed: int | None):
+    """torch's global random generator seeded with ``seed`` inside the block and put back as it was after it.
+    Module initialisation (nn.Linear, ...) and the objectives' masks draw from the global generator and take no
+    generator argument; seeding it here and restoring it leaves a caller's own random stream untouched.
+    ``seed=None`` only restores. The GPU's generator is kept too once CUDA is in use."""
+    gpus = [torch.cuda.current_device()] if torch.cuda.is_available() and torch.cuda.is_initialized() else []
+    with torch.random.fork_rng(devices=gpus):
+        if seed is not None:
+            torch.manual_seed(seed)
+        yield
 
 
 def step_seed(seed: int, step: int, rank: int = 0) -> int:
@@ -210,8 +224,9 @@ def fit(model: nn.Module, data: SignalDataset, steps: int = 500, batch_size: int
         announce(model, dev, r.bf16, world, start, steps, batch_size)
     if r.bf16:
         torch.cuda.reset_peak_memory_stats(dev)
-    _train(r, hist, start, ckpt, Display(progress and main, live and main, steps, start),
-           evaluate, eval_every or max(1, steps // 10))
+    with seeded(None):  # every step reseeds the global generator (train_step); the caller gets theirs back after
+        _train(r, hist, start, ckpt, Display(progress and main, live and main, steps, start),
+               evaluate, eval_every or max(1, steps // 10))
     if r.bf16:
         hist.peak_memory_mb = torch.cuda.max_memory_allocated(dev) / 2**20
     model.eval()

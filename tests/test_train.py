@@ -5,7 +5,7 @@ import torch
 
 from fmlab.adapt import Classifier, lora
 from fmlab.models import Encoder, EncoderConfig
-from fmlab.train import History, fit, lr_factor
+from fmlab.train import History, fit, lr_factor, seeded
 from fmlab.pretrain import MAE
 from toy import NoisyReconstruction, sine_classes
 
@@ -41,6 +41,20 @@ def test_same_seed_same_run_on_cpu():
     b = objective(); fit(b, sine_classes(), steps=10, batch_size=16, seed=3, progress=False, device="cpu")
     c = objective(); fit(c, sine_classes(), steps=10, batch_size=16, seed=4, progress=False, device="cpu")
     assert torch.equal(weights(a), weights(b)) and not torch.equal(weights(a), weights(c))
+
+
+def test_fit_gives_the_caller_their_random_stream_back():
+    """fit reseeds torch's global generator at every step; after it the caller's next draw is the one it would have
+    been without the fit (before seeded(), every fit left the generator at its last step's seed)."""
+    model = objective()
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    fit(model, sine_classes(), steps=3, batch_size=16, progress=False, device="cpu")
+    assert torch.equal(torch.rand(3), expected)
+    with seeded(7):
+        inside = torch.rand(2)
+    assert torch.equal(inside, torch.rand(2, generator=torch.Generator().manual_seed(7)))
 
 
 def test_interrupted_run_resumes_to_the_same_weights(tmp_path):

@@ -27,7 +27,7 @@ from ..data.core import SignalDataset
 from ..evaluate import what_it_encodes
 from ..models import Encoder
 from ..profiles import PROFILES, say
-from ..train import fit
+from ..train import fit, seeded
 from .base import Classifier
 from .baselines import CLASSIC, classic_for, fitted_parameters
 from .budget import FairBudget, fair_fit
@@ -109,8 +109,8 @@ def adapt_once(encoder: Encoder, name: str, arguments: dict, few: SignalDataset,
                rule: FairBudget | None = None) -> tuple[dict, Classifier]:
     """Train one strategy on ``few`` and measure it on ``test``: (one row of the table less its keys, the model).
     With a ``rule`` the run's length and its kept weights follow it (fmlab.adapt.budget); else ``steps``."""
-    torch.manual_seed(seed)
-    clf = build(name, encoder, few.num_classes, few.classes, **arguments)
+    with seeded(seed):  # the new head's (and LoRA's, prompts') initial weights
+        clf = build(name, encoder, few.num_classes, few.classes, **arguments)
     fair = {}
     with PeakRSS() as mem:
         if rule is None:

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from ..pretrain.contrastive import nt_xent as reference_nt_xent
 from ..pretrain.ema import ema_update as reference_ema_update
+from ..train import seeded
 from .core import CheckFailed, diagnose, run, same, tensor_like
 
 
@@ -106,10 +107,9 @@ def nt_xent_loss(student_fn) -> None:
 
 def _pair(seed: int) -> tuple[nn.Module, nn.Module]:
     """An online model that trains (requires grad) and its frozen target, a different set of weights."""
-    torch.manual_seed(seed)
-    online = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.Linear(8, 3))
-    target = copy.deepcopy(online).requires_grad_(False)
-    with torch.no_grad():
+    with seeded(seed), torch.no_grad():
+        online = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.Linear(8, 3))
+        target = copy.deepcopy(online).requires_grad_(False)
         for q in target.parameters():
             q.add_(torch.randn_like(q))
     return target, online

@@ -23,7 +23,7 @@ from ..lock import folder_lock
 from ..models import Encoder, EncoderConfig
 from ..profiles import cache_dir, get_profile, say
 from ..profiles import device as pick_device
-from ..train import History, fit
+from ..train import History, fit, seeded
 from .contrastive import Contrastive
 from .jepa import JEPA
 from .lengths import RandomLength
@@ -178,12 +178,12 @@ def pretrain_from(s: dict, progress: bool = True, out: str | Path | None = None,
     dev = torch.device(device) if device is not None else pick_device()
     c = corpus(data, n=s["n"], seed=seed, device=dev if dev.type == "cuda" else None,
                pile=s.get("pile", get_profile(s["profile"]).pile))
-    torch.manual_seed(seed)
     causal = {"causal": True} if s["objective"] == "next-patch" else {}  # it predicts what it must not see
     patch = {"patch_size": s["patch_size"]} if "patch_size" in s else {}
-    encoder = Encoder(foundation_config(s["size"], **causal, **patch) if data == "pile"
-                      else encoder_config(s["size"], c.unlabelled, **causal))
-    obj = make_objective(s["objective"], encoder, fs=c.unlabelled.fs, data=data, **objective_args)
+    with seeded(seed):  # the initial weights
+        encoder = Encoder(foundation_config(s["size"], **causal, **patch) if data == "pile"
+                          else encoder_config(s["size"], c.unlabelled, **causal))
+        obj = make_objective(s["objective"], encoder, fs=c.unlabelled.fs, data=data, **objective_args)
     folder = Path(out) if out is not None else entry(s)
     with folder_lock(folder):  # another process training in the same folder finishes first
         hist = fit(obj, c.unlabelled, steps=s["steps"], batch_size=s["batch_size"], lr=s["lr"], seed=seed,
