@@ -30,7 +30,7 @@ from fmlab.adapt import compare
 from fmlab.adapt.compare import ADAPTATIONS, label_budget
 from fmlab.adapt.readout import budget_name, summarize
 from fmlab.data import load
-from fmlab.data.core import SignalDataset
+from fmlab.data.dataset import SignalDataset
 from fmlab.data.pile import resample
 from fmlab.evaluate import features, probe_accuracy
 from fmlab.models import Encoder

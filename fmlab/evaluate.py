@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .data.core import SignalDataset
+from .data.dataset import SignalDataset
 from .evaluate_geometry import alignment, augmented_views, effective_rank, uniformity
 
 ARTIFACTS = ("blink", "muscle", "line_noise", "pop")

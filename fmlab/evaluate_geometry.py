@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .data.core import SignalDataset
+from .data.dataset import SignalDataset
 
 
 def _matrix(z, what: str, min_rows: int = 1) -> torch.Tensor:

@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .data.core import check_signal
+from .data.dataset import check_signal
 from .masking import patchify
 from .transformer import MLP, Attention, Block  # noqa: F401 (Attention, MLP: still importable from here)
 

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 
 from . import distributed
 from .checkpoint import Checkpoints, run_key
-from .data.core import SignalDataset
+from .data.dataset import SignalDataset
 from .history import History
 from .interrupts import Held
 from .profiles import device as pick_device

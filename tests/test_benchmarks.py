@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from fmlab.adapt.compare import ADAPTATIONS
-from fmlab.data.core import SignalDataset
+from fmlab.data.dataset import SignalDataset
 from fmlab.data.pile import make_pile, univariate
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ from functools import partial
 import numpy as np
 import torch
 
-from ..data.core import SignalDataset
+from ..data.dataset import SignalDataset
 from ..data.spectral import log_band_power
 from ..models import Encoder, EncoderConfig
 from .finetune import FullFinetune

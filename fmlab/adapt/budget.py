@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
-from ..data.core import SignalDataset
+from ..data.dataset import SignalDataset
 from ..train import fit
 from .base import Classifier
 

@@ -23,7 +23,7 @@ from typing import Sequence
 
 import torch
 
-from ..data.core import SignalDataset
+from ..data.dataset import SignalDataset
 from ..evaluate import what_it_encodes
 from ..models import Encoder
 from ..profiles import PROFILES, say

@@ -5,8 +5,13 @@ and prints "✓ <exercise>: n cases passed", or raises CheckFailed (an Assertion
 says what differs and how to fix it, and for the common wrong answers what was done (an inverted mask, an
 off-by-one). A function that still raises NotImplementedError gets a NotImplementedError back ("write the
 function first"), so a student notebook stops at its first unwritten exercise. Either shows as its message
-alone in a notebook, without fmlab's frames (core.py says how). ``hidden_answer`` runs the lines a student
+alone in a notebook, without fmlab's frames (harness.py says how). ``hidden_answer`` runs the lines a student
 notebook hides because they would give an answer away (see fmlab.course.labs).
+
+A check is named after the exercise, and an exercise is the lesson's small version of a package function, so the
+two can differ in shape: the exercise ``random_token_mask(batch, tokens, ratio)`` masks one row of tokens and
+returns ``masked`` [B, N]; ``fmlab.masking.random_token_mask(batch, channels, patches, ratio)`` masks every
+channel's patches and returns ``(keep, masked)``. ``masked_mse`` is ``fmlab.pretrain.mae.masked_mse`` exactly.
 
 | notebook | exercise |
 |---|---|
@@ -21,7 +26,7 @@ notebook hides because they would give an answer away (see fmlab.course.labs).
 | 10_scaling | compute_optimal |
 """
 from .adaptation import lora_forward, prepend_prompts
-from .core import CheckFailed
+from .harness import CheckFailed
 from .features import mean_max_pool, rankme
 from .hidden import hidden_answer
 from .masked import masked_mse, random_token_mask, spectrum_target

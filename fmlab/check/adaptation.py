@@ -7,7 +7,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..adapt.lora import LoRALinear
-from .core import CheckFailed, diagnose, run, same, tensor_like
+from .harness import CheckFailed, diagnose, run, same, tensor_like
 
 
 def _lora_reference(x, weight, bias, A, B, alpha):

@@ -8,7 +8,7 @@ import torch
 
 from ..evaluate_geometry import effective_rank as reference_rank
 from ..models import pool_patches
-from .core import CheckFailed, diagnose, run, same, tensor_like
+from .harness import CheckFailed, diagnose, run, same, tensor_like
 
 
 def _rank(z, centre: str = "features", power: int = 1, normalise: bool = True, log=torch.log, exp: bool = True):

@@ -6,7 +6,7 @@ import torch
 
 from ..pretrain.mae import masked_mse as reference_masked_mse
 from ..pretrain.spectrum import patch_spectrum
-from .core import CheckFailed, diagnose, run, same, tensor_like
+from .harness import CheckFailed, diagnose, run, same, tensor_like
 
 
 def _gen(seed: int) -> torch.Generator:
@@ -93,7 +93,8 @@ def _uniform(fn):
 def random_token_mask(student_fn) -> None:
     """Check ``random_token_mask(batch, tokens, ratio, generator=None) -> masked [batch, tokens] bool``:
     exactly round(ratio * tokens) hidden per sample (ratio 0 and 1 included), chosen per sample, uniformly,
-    by the generator."""
+    by the generator. (fmlab.masking.random_token_mask is the package's version for [C, P] tokens per sample; it
+    also returns the kept indices.)"""
     cases = [_hides(4, 16, 0.75), _hides(1, 10, 0.66), _hides(3, 7, 0.5), _hides(2, 12, 0.0), _hides(2, 12, 1.0),
              _differs_per_sample, _follows_generator, _uniform]
     if failure := run("random_token_mask", student_fn, cases):

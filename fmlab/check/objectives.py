@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from ..pretrain.contrastive import nt_xent as reference_nt_xent
 from ..pretrain.ema import ema_update as reference_ema_update
 from ..train import seeded
-from .core import CheckFailed, diagnose, run, same, tensor_like
+from .harness import CheckFailed, diagnose, run, same, tensor_like
 
 
 def _xent(z1, z2, t, normalise=True, diagonal=True, partner="swap", anchors="all", reduction="mean"):

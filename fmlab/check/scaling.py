@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from ..scaling import Law
-from .core import CheckFailed, run
+from .harness import CheckFailed, run
 
 LOSS_TOLERANCE = 1e-3  # relative: Law.optimal's own grid is 400 sizes, within 0.001 % of the best loss
 

@@ -6,7 +6,7 @@ import torch
 
 from ..data.spectral import BANDS, power_spectrum
 from ..data.spectral import log_band_power as reference_band_power
-from .core import CheckFailed, diagnose, run, same, tensor_like
+from .harness import CheckFailed, diagnose, run, same, tensor_like
 
 
 def _band_power(x, fs, bands, closed: bool = False, width: bool = True, reduce: str = "sum", log=torch.log,

@@ -1,7 +1,7 @@
 """Datasets as tensors: ``load("eeg" | "mnist1d" | "ucr:NAME", ...)`` returns a SignalDataset."""
 from __future__ import annotations
 
-from .core import SignalDataset, check_signal
+from .dataset import SignalDataset, check_signal
 from .pile import resample
 
 SOURCES = ("eeg", "mnist1d", "ucr:NAME")

@@ -18,7 +18,7 @@ import math
 
 import torch
 
-from .core import SignalDataset
+from .dataset import SignalDataset
 from .spectral import BANDS  # noqa: F401 (the bands the states differ in; defined with band_power)
 
 CHANNELS = ("Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T3", "C3", "Cz", "C4", "T4",

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..atomic import atomic_path
 from ..profiles import cache_dir
-from .core import SignalDataset
+from .dataset import SignalDataset
 
 # Generator arguments that do not change the signals we keep: we set num_samples and seed
 # ourselves, merge the package's train/test parts (so train_split is moot), never download.

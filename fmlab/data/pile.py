@@ -20,7 +20,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from .core import SignalDataset
+from .dataset import SignalDataset
 
 
 def univariate(data: SignalDataset, length: int = 128) -> torch.Tensor:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .core import SignalDataset
+from .dataset import SignalDataset
 
 # Sampling rates we are sure of (Hz, before resampling); everything else is 1.0 = per sample.
 _KNOWN_FS = {"BasicMotions": 10.0, "ItalyPowerDemand": 1 / 3600}

@@ -19,7 +19,7 @@ import torch
 
 from ..adapt import STRATEGIES, build, save_delta
 from ..adapt.compare import ADAPTATIONS, COLUMNS, adapt_once, label_budget
-from ..data.core import SignalDataset
+from ..data.dataset import SignalDataset
 from ..models import Encoder
 from ..viz.offline import plotly_html
 from ..viz.style import palette_color

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data.core import SignalDataset
+from ..data.dataset import SignalDataset
 from ..viz.embedding import check_features, cosine_knn
 from ..viz.latent import check_embedding, interactive_scatter, sample_facts
 from ..viz.offline import plotly_html

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from ..data.core import SignalDataset
+from ..data.dataset import SignalDataset
 from ..masking import MASK_KINDS, patchify
 from ..viz.offline import plotly_html
 from ..viz.style import PALETTE, channel_indices, channel_label, time_axis

@@ -16,7 +16,7 @@ import io
 
 import torch
 
-from ..data.core import SignalDataset
+from ..data.dataset import SignalDataset
 from ..masking import MASK_KINDS
 from ..viz.reconstruction import plot_reconstruction
 from .live import widget_bundle

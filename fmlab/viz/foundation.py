@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from ..data.core import SignalDataset
+from ..data.dataset import SignalDataset
 from .style import ORIGINAL, RECON, SHADE, detached, palette_color, time_axis
 
 

@@ -13,7 +13,7 @@ import torch
 from matplotlib.colors import to_hex
 from matplotlib.lines import Line2D
 
-from ..data.core import SignalDataset
+from ..data.dataset import SignalDataset
 from .style import HIDDEN, PALETTE, artifact_keys, detached
 
 COLOR_BY = ("state", "subject", "artifact")

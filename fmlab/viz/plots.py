@@ -11,7 +11,7 @@ from matplotlib.colors import ListedColormap, to_rgb
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MaxNLocator
 
-from ..data.core import SignalDataset
+from ..data.dataset import SignalDataset
 from ..masking import MASK_KINDS, make_mask
 from .style import (HIDDEN, PALETTE, VISIBLE, artifact_keys, channel_indices, channel_label, check_dataset, detached,
                     one_signal, palette_color, smoothed, stack_traces, time_axis)

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from matplotlib.patches import Circle
 
-from ..data.core import SignalDataset
+from ..data.dataset import SignalDataset
 from .style import (HIDDEN, artifact_keys, channel_indices, channel_label, check_dataset, detached, palette_color,
                     stack_traces, time_axis)
 

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from ..data.core import SignalDataset
+from ..data.dataset import SignalDataset
 
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 VISIBLE, HIDDEN = PALETTE[0], "#c8c8c8"
