@@ -14,7 +14,7 @@ from fmlab.adapt.compare import ADAPTATIONS
 from fmlab.data.dataset import SignalDataset
 from fmlab.data.pile import make_pile, univariate
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _data(n=6, c=2, t=30, name="toy", seed=0):

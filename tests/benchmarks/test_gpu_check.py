@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_check.py"
 # What the GPU image lacks (issue 22): refused on import where the core tier is checked alone.
 NOT_ON_IMAGE = ("plotly", "ipywidgets", "umap", "pynndescent", "numba", "aeon", "papermill", "nbconvert", "nbformat",
                 "nbclient", "jupyter_client", "ipykernel", "IPython", "mnist1d", "voila")

@@ -31,7 +31,7 @@ from fmlab.pretrain import run as pretrain_command
 from fmlab.train import fit
 from toy import NoisyReconstruction, sine_classes
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]  # tests/, where toy.py is
 STEPS = 20
 
 

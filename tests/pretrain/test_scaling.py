@@ -84,7 +84,7 @@ def test_scaling_benchmark_writes_the_laws_and_the_prediction_test(tmp_path):
     import subprocess
     import sys
     from pathlib import Path
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     out = tmp_path / "scaling.json"
     proc = subprocess.run([sys.executable, str(root / "benchmarks" / "scaling.py"), "--profile", "smoke",
                            "--bootstrap", "10", "--out", str(out)], cwd=root, capture_output=True, text=True,

@@ -38,7 +38,7 @@ PlaywrightTimeout = pytest.importorskip("playwright.sync_api").TimeoutError
 
 pytestmark = [pytest.mark.notebook, pytest.mark.browser, needs_chromium]
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 SERVER_SECONDS = 90     # jupyter lab answering /api/status
 RUN_SECONDS = 600       # Run All of one notebook: smoke models train in seconds, a fresh UMAP compiles for a minute
 WIDGET_MS = 90_000      # a widget drawn after its cell ran (anywidget's plotly code is 5 MB)
