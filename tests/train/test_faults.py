@@ -31,7 +31,8 @@ from fmlab.pretrain import run as pretrain_command
 from fmlab.train import fit
 from toy import NoisyReconstruction, sine_classes
 
-TESTS = Path(__file__).resolve().parents[1]  # tests/, where toy.py is
+HERE = Path(__file__).resolve().parent        # the scripts below import this file (test_faults)
+TESTS = HERE.parent                          # tests/, where toy.py is
 STEPS = 20
 
 
@@ -293,7 +294,7 @@ def in_namespace(script: str, tmp_path: Path) -> dict:
     mount.mkdir()
     code = f"import os, json, sys\nMOUNT = {str(mount)!r}\n" + textwrap.dedent(script)
     shell = f'mount -t tmpfs -o size=2m tmpfs "{mount}" && exec "{sys.executable}" -c "$0"'
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(TESTS)}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(TESTS), str(HERE)])}
     done = subprocess.run(["unshare", "-rm", "sh", "-c", shell, code], capture_output=True, text=True, timeout=300,
                           env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
