@@ -27,7 +27,7 @@ from fmlab.pretrain.recipes import corpus, pretrained, run_settings
 
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
-from ucr import command, device_info, versions  # noqa: E402
+from provenance import command, device_info, versions  # noqa: E402
 
 
 def main(argv=None) -> None:

@@ -40,7 +40,7 @@ from fmlab.profiles import PROFILES, get_profile
 # Run as a script, this folder leads sys.path, where benchmarks/mnist1d.py would hide the mnist1d package: move it last.
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
-from ucr import command, device_info, versions  # noqa: E402
+from provenance import command, device_info, versions  # noqa: E402
 
 BUDGETS = (0.01, 0.1, 1.0)
 REFERENCES = {
@@ -116,7 +116,8 @@ def plain(value):
     return None if isinstance(value, float) and math.isnan(value) else value
 
 
-def main(argv=None) -> None:
+def parse_args(argv=None) -> argparse.Namespace:
+    """The command line (``argv``, or this process's when None)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", default="cpu", choices=list(PROFILES))
     ap.add_argument("--objectives", nargs="*", default=list(OBJECTIVES))
@@ -127,16 +128,14 @@ def main(argv=None) -> None:
     ap.add_argument("--full-grid", type=int, default=2, help="how many of the strongest encoders get every strategy")
     ap.add_argument("--threads", type=int)
     ap.add_argument("--out", help="result file (default: benchmarks/results/mnist1d-<profile>.json)")
-    args = ap.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    run = get_profile(args.profile).benchmark_adapt_run
-    t_all = time.perf_counter()
-    train, test = paper_split(args.profile)
-    print(f"mnist1d: train {len(train)}, test {len(test)}; budgets {[budget_name(b) for b in BUDGETS]}; "
-          f"{run['steps']} steps of batch {run['batch_size']} per run; seeds {args.seeds}", flush=True)
+    return ap.parse_args(argv)
 
-    encoders, data, seconds = {}, {}, {}
+
+def load_encoders(args, train: SignalDataset, test: SignalDataset, seconds: dict) -> tuple[dict, dict, tuple]:
+    """Random init, every objective pretrained on mnist1d (its seconds into ``seconds``) and each reference twice,
+    on the signals as they are ([N, 1, 40]) and resampled ([N, 1, 128]). Returns {row name: encoder}, {row name:
+    (train, test)} for the rows that read other data than ``train`` and ``test``, and the resampled (train, test)."""
+    encoders, data = {}, {}
     torch.manual_seed(0)
     encoders["random init"] = Encoder(encoder_config(get_profile(args.profile).size, train))
     for objective in args.objectives:
@@ -144,13 +143,22 @@ def main(argv=None) -> None:
         encoders[objective] = pretrained(objective, "mnist1d", args.profile, progress=False)[0].encoder.eval()
         seconds[f"pretrain {objective}"] = round(time.perf_counter() - t0, 1)
     resampled = (resample(train, 128), resample(test, 128))
-    reference_names = list(hub.references()) if args.references is None else args.references
-    for name in reference_names:
+    for name in reference_names(args):
         encoders[f"reference {name}"] = hub.reference(name)
         # The explicit alternative to 5 patches of 8 samples: the digit stretched to 128 samples (16 patches).
         encoders[f"reference {name} @128"] = encoders[f"reference {name}"]
         data[f"reference {name} @128"] = resampled
+    return encoders, data, resampled
 
+
+def reference_names(args) -> list[str]:
+    """--references, or every committed reference encoder where it is not given."""
+    return list(hub.references()) if args.references is None else args.references
+
+
+def probe_and_rank(encoders: dict, data: dict, train, test, args) -> tuple[dict, list[str]]:
+    """The logistic-regression probe of every encoder ({row name: probe_row's dict}) and the --full-grid strongest
+    by it with all labels (random init never one of them), who get every strategy."""
     probes = {}
     for name, enc in encoders.items():
         tr, te = data.get(name, (train, test))
@@ -160,7 +168,14 @@ def main(argv=None) -> None:
     ranked = sorted(encoders, key=lambda n: -sum(probes[n]["100%"]) / len(args.probe_seeds))
     full = [n for n in ranked if n != "random init"][:args.full_grid]
     print(f"every strategy on: {full}; the logistic-regression probe only on the others", flush=True)
+    return probes, full
 
+
+def run_grid(encoders: dict, data: dict, full: list[str], train, test, resampled: tuple, args, run: dict,
+             seconds: dict) -> dict:
+    """Every strategy on the ``full`` encoders, the baselines (from scratch, MiniRocket) and the references' own
+    architecture from scratch on both views, as they are and ``resampled`` (their seconds into ``seconds``):
+    {name: compare's table, a pandas DataFrame}."""
     tables = {}
     for name in full:
         t0 = time.perf_counter()
@@ -179,7 +194,12 @@ def main(argv=None) -> None:
             tables[SCRATCH + view] = compare(encoders[refs[0]], tr, te, strategies=("from_scratch",),
                                              budgets=BUDGETS, seeds=args.seeds, **run)
         seconds[SCRATCH] = round(time.perf_counter() - t0, 1)
+    return tables
 
+
+def summarise(tables: dict, probes: dict) -> dict:
+    """{row: {budget name: {"accuracy", "sd", "labels"}}}, a row per (encoder, strategy) of the tables and per probe;
+    "labels" is None for the probes."""
     summary = {}
     for name, table in tables.items():
         for r in summarize(table).to_dict(orient="records"):
@@ -189,24 +209,36 @@ def main(argv=None) -> None:
     for name, per in probes.items():
         summary[f"{name} / logreg probe"] = {b: {"accuracy": sum(a) / len(a), "sd": plain(torch.tensor(a).std().item())
                                                  if len(a) > 1 else None, "labels": None} for b, a in per.items()}
+    return summary
+
+
+def paper_aim(summary: dict) -> dict:
+    """The best pretrained encoder with all labels against the paper's CNN (AIM)."""
     # The aim is about the pretrained encoders: baselines (MiniRocket, from scratch) and random init are context.
     ours = [r for r in summary if " / " in r and not r.startswith(("random init", SCRATCH))]
     best_row = max(ours, key=lambda r: summary[r]["100%"]["accuracy"])
     best = summary[best_row]["100%"]["accuracy"]
-    aim = {"reference": AIM[0], "reference_accuracy": AIM[1], "best": best_row, "accuracy": best,
-           "gap_points": round(100 * (best - AIM[1]), 1), "aim_holds": best >= AIM[1]}
+    return {"reference": AIM[0], "reference_accuracy": AIM[1], "best": best_row, "accuracy": best,
+            "gap_points": round(100 * (best - AIM[1]), 1), "aim_holds": best >= AIM[1]}
+
+
+def print_table(summary: dict, aim: dict, reference_aim: dict) -> None:
+    """Every row's mean accuracy per budget, strongest with all labels first, the paper's figures, then the aims."""
     print(f"\n{'mnist1d test accuracy (mean over seeds)':<48}" + "".join(f"{budget_name(b):>9}" for b in BUDGETS))
     for row in sorted(summary, key=lambda r: -summary[r]["100%"]["accuracy"]):
         print(f"{row:<48}" + "".join(f"{summary[row][budget_name(b)]['accuracy']:>9.3f}" for b in BUDGETS))
     for ref, acc in REFERENCES["accuracy"].items():
         print(f"{ref + ' (paper, 4000 labels)':<48}{'':>18}{acc:>9.3f}")
-    print(f"\nbest pretrained encoder with 4,000 labels: {best_row} {best:.3f}; the paper's CNN {AIM[1]:.2f}: "
-          f"{'REACHED' if aim['aim_holds'] else 'NOT reached'} ({aim['gap_points']:+.1f} points)")
-    reference_aim = reference_aims(summary)
+    print(f"\nbest pretrained encoder with 4,000 labels: {aim['best']} {aim['accuracy']:.3f}; the paper's CNN "
+          f"{AIM[1]:.2f}: {'REACHED' if aim['aim_holds'] else 'NOT reached'} ({aim['gap_points']:+.1f} points)")
     for k, v in reference_aim.items():
         print(f"reference aim {k}: {v}")
 
-    out = Path(args.out) if args.out else Path(__file__).parent / "results" / f"mnist1d-{args.profile}.json"
+
+def write_result(out: Path, args, argv, *, run: dict, train, test, full: list[str], seconds: dict, t_all: float,
+                 summary: dict, aim: dict, reference_aim: dict, tables: dict) -> None:
+    """The result file: provenance, settings, the summary, the aims and every run's row (``t_all``: when the run
+    began, time.perf_counter())."""
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({
         "benchmark": "mnist1d", "profile": args.profile, "command": command(__file__, argv), "device": device_info(),
@@ -215,10 +247,32 @@ def main(argv=None) -> None:
         "train": len(train), "test": len(test), "budgets": {budget_name(b): b for b in BUDGETS},
         "full_grid": full, "references": REFERENCES, "seconds": seconds,
         "total_s": round(time.perf_counter() - t_all, 1), "summary": summary, "aim": aim,
-        "reference_aims": reference_aim, "reference_encoders": {n: hub.references()[n] for n in reference_names},
+        "reference_aims": reference_aim, "reference_encoders": {n: hub.references()[n] for n in reference_names(args)},
         "runs": {name: [{k: plain(v) for k, v in r.items()} for r in t.to_dict(orient="records")]
                  for name, t in tables.items()}}, indent=1))
     print(f"\nwrote {out}")
+
+
+def main(argv=None) -> None:
+    """Pretrain or load the encoders, probe them all, run the grid on the strongest, print the table, write the file."""
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    run = get_profile(args.profile).benchmark_adapt_run
+    t_all = time.perf_counter()
+    train, test = paper_split(args.profile)
+    print(f"mnist1d: train {len(train)}, test {len(test)}; budgets {[budget_name(b) for b in BUDGETS]}; "
+          f"{run['steps']} steps of batch {run['batch_size']} per run; seeds {args.seeds}", flush=True)
+    seconds = {}
+    encoders, data, resampled = load_encoders(args, train, test, seconds)
+    probes, full = probe_and_rank(encoders, data, train, test, args)
+    tables = run_grid(encoders, data, full, train, test, resampled, args, run, seconds)
+    summary = summarise(tables, probes)
+    aim, reference_aim = paper_aim(summary), reference_aims(summary)
+    print_table(summary, aim, reference_aim)
+    out = Path(args.out) if args.out else Path(__file__).parent / "results" / f"mnist1d-{args.profile}.json"
+    write_result(out, args, argv, run=run, train=train, test=test, full=full, seconds=seconds, t_all=t_all,
+                 summary=summary, aim=aim, reference_aim=reference_aim, tables=tables)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from fmlab.profiles import get_profile
 
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
-from ucr import command, device_info, versions  # noqa: E402
+from provenance import command, device_info, versions  # noqa: E402
 
 
 def main(argv=None) -> None:
