@@ -4,7 +4,7 @@ convenience allowed to reach up."""
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[2] / "fmlab"
+PACKAGE = Path(__file__).resolve().parents[1] / "fmlab"
 TOP = ("viz", "explore", "course")          # the layers that may import everything below them
 ENTRY_POINTS = ("cli.py", "__main__.py")    # the command line, above every layer
 ALLOWED = {("history.py", "History.plot")}  # (file, enclosing function) that may import from TOP anyway
