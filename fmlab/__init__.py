@@ -27,8 +27,8 @@ import os
 os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
 __version__ = "0.1.0"
-_SUBMODULES = ("adapt", "check", "course", "data", "evaluate", "explore", "hub", "masking", "models", "pretrain",
-               "profiles", "report", "train", "viz")
+_SUBMODULES = ("adapt", "check", "comparisons", "course", "data", "evaluate", "explore", "hub", "masking", "models",
+               "pretrain", "profiles", "report", "train", "viz")
 
 
 def __getattr__(name: str):

@@ -21,13 +21,18 @@ from .lora import LoRA, LoRALinear, lora
 from .peft_bridge import from_peft, to_peft
 from .probe import LinearProbe, linear_probe
 from .prompt import PromptTuning, prompt_tuning
-from .readout import (budget_name, budget_sentences, fewer_passes_sentences, forgetting_sentences,
-                      full_finetune_sentences, gap, strategy_table, summarize, versus, which_strategy)
+from .narration import (classic_sentence, comparison_sentences, delta_parts, delta_sentences, guide_sentences,
+                        lora_sentences)
+from .readout import (accuracy_by_budget, budget_name, budget_sentences, fewer_passes_sentences, forgetting_by_strategy,
+                      forgetting_sentences, full_finetune_sentences, gap, strategy_table, summarize, versus,
+                      which_strategy)
 from .strategies import STRATEGIES, build
 
 __all__ = ["Adapter", "AdapterLinear", "Classifier", "FairBudget", "FromScratch", "FullFinetune", "LinearProbe",
-           "LoRA", "LoRALinear", "PromptTuning", "STRATEGIES", "adapter", "bandpower_logreg", "budget_name",
-           "budget_sentences", "build", "compare", "fair_fit", "fewer_passes_sentences", "fingerprint", "forgetting",
-           "forgetting_sentences", "from_peft", "from_scratch", "full_finetune", "full_finetune_sentences", "gap",
-           "linear_probe", "load_delta", "lora", "minirocket", "prompt_tuning", "save_delta", "strategy_table",
-           "summarize", "to_peft", "versus", "weight_change", "weight_change_sentences", "which_strategy"]
+           "LoRA", "LoRALinear", "PromptTuning", "STRATEGIES", "accuracy_by_budget", "adapter", "bandpower_logreg",
+           "budget_name", "budget_sentences", "build", "classic_sentence", "compare", "comparison_sentences",
+           "delta_parts", "delta_sentences", "fair_fit", "fewer_passes_sentences", "fingerprint", "forgetting",
+           "forgetting_by_strategy", "forgetting_sentences", "from_peft", "from_scratch", "full_finetune",
+           "full_finetune_sentences", "gap", "guide_sentences", "linear_probe", "load_delta", "lora", "lora_sentences",
+           "minirocket", "prompt_tuning", "save_delta", "strategy_table", "summarize", "to_peft", "versus",
+           "weight_change", "weight_change_sentences", "which_strategy"]

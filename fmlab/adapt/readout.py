@@ -9,6 +9,8 @@ prints about them (so prose and numbers cannot drift apart).
     forgetting_sentences(forgetting(...), len(data) // 2)                          # what each strategy lost
     full_finetune_sentences(table, len(test))          # does full fine-tuning win given enough labels?
     fewer_passes_sentences(table, 50, 32, len(test))   # where more labels lowered accuracy, and why
+    accuracy_by_budget(table)                          # {strategy: {"10%": accuracy, ...}}, for report.record
+    forgetting_by_strategy(forgetting(...))            # {strategy: {target: forgetting, "base_intact": ...}}
 A gap is a tie when it is under ``noise``: two standard errors of an accuracy on the test set
 (fmlab.evaluate.within_noise).
 """
@@ -81,6 +83,26 @@ def strategy_table(table, within: float = 0.05):
                       "trainable_pct": top["trainable_pct"], "train_seconds": top["train_seconds"],
                       "memory_mb": top["memory_mb"], "stored_bytes": top["delta_bytes"]}
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def accuracy_by_budget(table, digits: int = 4) -> dict[str, dict[str, float]]:
+    """{strategy: {budget name: mean accuracy over seeds, rounded to ``digits``}} of a compare() table, budgets
+    fewest labels first (the "acc" columns of strategy_table): a table as report.record takes it."""
+    acc = strategy_table(table).filter(like="acc ")
+    return acc.rename(columns=lambda c: c.removeprefix("acc ")).round(digits).to_dict(orient="index")
+
+
+def forgetting_by_strategy(lost, digits: int = 4) -> dict[str, dict]:
+    """{strategy: {target: forgetting rounded to ``digits``, ..., "base_intact": bool}} of a forgetting() table
+    (one row per strategy and target): what report.record takes."""
+    expected = ("strategy", "target", "forgetting", "base_intact")
+    missing = [c for c in expected if c not in getattr(lost, "columns", ())]
+    if missing or len(lost) == 0:
+        raise ValueError(f"forgetting_by_strategy: expected a non-empty table from fmlab.adapt.forgetting with columns "
+                         f"{list(expected)}; {'missing ' + str(missing) if missing else 'it is empty'}")
+    return {name: {**rows.set_index("target")["forgetting"].round(digits).to_dict(),
+                   "base_intact": bool(rows["base_intact"].iloc[0])}
+            for name, rows in lost.groupby("strategy", sort=False)}
 
 
 def by_strategy_name(table):

@@ -2,6 +2,8 @@
 
     accs = mask_ratio_sweep((0.25, 0.5, 0.75, 0.9), profile="gpu")   # one MAE per ratio
     fmlab.viz.reconstruction.plot_ratio_sweep((0.25, 0.5, 0.75, 0.9), accs)
+    sweep = read_sweep("benchmarks/results/ratio-sweep-cpu.json")     # one benchmarks/ratio_sweep.py wrote
+    describe_sweep(sweep), sweep_sentences(sweep), sweep_means(sweep)  # how it was made, what it says, its means
 """
 from __future__ import annotations
 
@@ -76,3 +78,39 @@ def sweep_sentences(sweep: dict) -> list[str]:
                    f"seeds), next {ratios[second]:g} ({means[second]:.3f}): {gap:+.3f}, {word(gap_real)} the noise; "
                    f"{over:+.3f} against random init ({statistics.mean(base):.3f}), {word(over_real)} the noise")
     return out
+
+
+_NEEDS = ("command", "size", "steps", "batch_size", "seeds", "test_size", "ratios", "kinds", "random_init")
+
+
+def _check_sweep(sweep, what: str) -> None:
+    missing = [k for k in _NEEDS if k not in sweep] if isinstance(sweep, dict) else list(_NEEDS)
+    if missing:
+        raise ValueError(f"{what}: expected a sweep dict as read_sweep returns it, with {', '.join(_NEEDS)}; got "
+                         f"{type(sweep).__name__} lacking {', '.join(missing)}; read it with read_sweep(path) from a "
+                         f"file python benchmarks/ratio_sweep.py wrote")
+    bad = [kind for kind, per_ratio in sweep["kinds"].items()
+           if len(per_ratio) != len(sweep["ratios"]) or not all(per_ratio)]
+    if bad or not sweep["random_init"]:
+        raise ValueError(f"{what}: expected one non-empty list of accuracies (one per seed) for each of the "
+                         f"{len(sweep['ratios'])} ratios of every kind, and for random_init; "
+                         f"{', '.join(bad) or 'random_init'} do not have it; rerun benchmarks/ratio_sweep.py")
+
+
+def describe_sweep(sweep: dict) -> list[str]:
+    """How a sweep (read_sweep) was computed, two lines: the command that made it, and the encoder size, steps,
+    batch size, seeds and test-set size of its runs."""
+    _check_sweep(sweep, "describe_sweep")
+    return [f"computed by: {sweep['command']}",
+            f"({sweep['size']} encoder, {sweep['steps']} steps of batch {sweep['batch_size']}, seeds "
+            f"{sweep['seeds']}, {sweep['test_size']} test signals of unseen subjects)"]
+
+
+def sweep_means(sweep: dict) -> tuple[dict[str, dict[str, float]], float]:
+    """The mean over seeds of a sweep (read_sweep): ({kind: {str(ratio): mean accuracy}}, the mean accuracy of
+    random init), e.g. ({"random": {"0.25": 0.458, ...}, "block": {...}}, 0.430)."""
+    _check_sweep(sweep, "sweep_means")
+    mean = lambda accs: sum(accs) / len(accs)
+    per_kind = {kind: dict(zip(map(str, sweep["ratios"]), map(mean, per_ratio)))
+                for kind, per_ratio in sweep["kinds"].items()}
+    return per_kind, mean(sweep["random_init"])
