@@ -40,7 +40,7 @@ from fmlab.profiles import PROFILES, get_profile
 # Run as a script, this folder leads sys.path, where benchmarks/mnist1d.py would hide the mnist1d package: move it last.
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
-from provenance import command, device_info, versions  # noqa: E402
+from provenance import command, device_info, parse, versions  # noqa: E402
 
 BUDGETS = (0.01, 0.1, 1.0)
 REFERENCES = {
@@ -126,9 +126,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds of the trained runs")
     ap.add_argument("--probe-seeds", nargs="+", type=int, default=[0, 1, 2], help="label draws of the logreg probe")
     ap.add_argument("--full-grid", type=int, default=2, help="how many of the strongest encoders get every strategy")
-    ap.add_argument("--threads", type=int)
-    ap.add_argument("--out", help="result file (default: benchmarks/results/mnist1d-<profile>.json)")
-    return ap.parse_args(argv)
+    return parse(ap, argv, "benchmarks/results/mnist1d-<profile>.json")
 
 
 def load_encoders(args, train: SignalDataset, test: SignalDataset, seconds: dict) -> tuple[dict, dict, tuple]:
@@ -256,8 +254,6 @@ def write_result(out: Path, args, argv, *, run: dict, train, test, full: list[st
 def main(argv=None) -> None:
     """Pretrain or load the encoders, probe them all, run the grid on the strongest, print the table, write the file."""
     args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     run = get_profile(args.profile).benchmark_adapt_run
     t_all = time.perf_counter()
     train, test = paper_split(args.profile)

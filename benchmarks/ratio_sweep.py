@@ -26,7 +26,7 @@ from fmlab.profiles import get_profile
 
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
-from provenance import command, device_info, versions  # noqa: E402
+from provenance import command, device_info, parse, versions  # noqa: E402
 
 
 def main(argv=None) -> None:
@@ -37,11 +37,7 @@ def main(argv=None) -> None:
     ap.add_argument("--ratios", nargs="+", type=float, default=[0.25, 0.5, 0.75, 0.9])
     ap.add_argument("--kinds", nargs="+", default=["random", "block"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    ap.add_argument("--threads", type=int)
-    ap.add_argument("--out")
-    args = ap.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse(ap, argv, "benchmarks/results/ratio-sweep-<profile>.json")
     p = get_profile(args.profile)
     t0 = time.perf_counter()
     kinds = {kind: [[] for _ in args.ratios] for kind in args.kinds}

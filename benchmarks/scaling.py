@@ -21,7 +21,7 @@ from fmlab.profiles import get_profile
 
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
-from provenance import command, device_info, versions  # noqa: E402
+from provenance import command, device_info, parse, versions  # noqa: E402
 
 
 def main(argv=None) -> None:
@@ -29,11 +29,7 @@ def main(argv=None) -> None:
     ap.add_argument("--profile", default="cpu")
     ap.add_argument("--objectives", nargs="+", default=["mae", "next-patch"])
     ap.add_argument("--bootstrap", type=int, default=200)
-    ap.add_argument("--threads", type=int)
-    ap.add_argument("--out")
-    args = ap.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse(ap, argv, "benchmarks/results/scaling-<profile>.json")
     p = get_profile(args.profile)
     out = Path(args.out or HERE / "results" / f"scaling-{args.profile}.json")
     result = dict(command=command("scaling.py", argv),

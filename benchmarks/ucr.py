@@ -45,7 +45,7 @@ from fmlab.profiles import PROFILES, get_profile
 # Run as a script, this folder leads sys.path, where benchmarks/mnist1d.py would hide the mnist1d package: move it last.
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
-from provenance import command, device_info, versions  # noqa: E402
+from provenance import command, device_info, parse, versions  # noqa: E402
 from ucr_verdict import (REFERENCES, SCRATCH, chosen_layers, print_table, print_verdicts,  # noqa: E402
                          reference_verdict, summarise, verdict)
 
@@ -226,11 +226,7 @@ def main(argv=None) -> None:
                     help="the references' features from the layer(s) that 5-fold CV on each train split prefers "
                          "(layer_choices), instead of the last layer alone; the last layer's SVM is kept beside it")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
-    ap.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
-    ap.add_argument("--out", help="result file (default: benchmarks/results/ucr-<profile>.json)")
-    args = ap.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse(ap, argv, "benchmarks/results/ucr-<profile>.json")
     references = list(hub.references()) if args.references is None else args.references
     t_all = time.perf_counter()
     results = {name: run_dataset(name, args.profile, args.objectives, args.seeds, references, args.adapt,

@@ -2,6 +2,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -79,3 +80,13 @@ def page():
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"])
         yield browser.new_page(viewport={"width": 1280, "height": 1000})
         browser.close()
+
+
+def stop(server: subprocess.Popen, seconds: float = 30) -> None:
+    """End a server a test started: SIGTERM, then SIGKILL if it has not exited within ``seconds``."""
+    server.terminate()
+    try:
+        server.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()

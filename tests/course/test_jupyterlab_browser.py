@@ -32,7 +32,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import SHOTS, hover_a_point, needs_chromium
+from conftest import SHOTS, hover_a_point, needs_chromium, stop
 
 PlaywrightTimeout = pytest.importorskip("playwright.sync_api").TimeoutError
 
@@ -128,12 +128,7 @@ def lab(tmp_path_factory):
             time.sleep(0.5)
         yield {"url": url, "token": token, "root": root, "log": log, "contexts": []}
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server)
 
 
 def api(lab, path: str, method: str = "GET"):

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import SHOTS, hover_a_point, needs_chromium
+from conftest import SHOTS, hover_a_point, needs_chromium, stop
 
 PlaywrightTimeout = pytest.importorskip("playwright.sync_api").TimeoutError
 
@@ -66,11 +66,7 @@ def explorer(tmp_path_factory):
         assert address in log.read_text(), "fmlab explore must print the address it serves"
         yield address, log
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)
 
 
 
