@@ -156,11 +156,18 @@ def _fit(n, d, loss, starts) -> np.ndarray:
     """Hoffmann et al.'s fit: minimise the Huber loss (delta 1e-3) of log-loss residuals, from several starts."""
     from scipy.optimize import minimize
 
-    def objective(theta):
-        r = np.log(_law(theta, n, d)) - np.log(loss)
+    def objective(theta):  # the Huber loss and its gradient (analytic: 6x fewer law evaluations than differences)
+        log_e, log_a, alpha, log_b, beta = theta
+        terms = np.exp(log_a) / n ** alpha, np.exp(log_b) / d ** beta
+        law = np.exp(log_e) + terms[0] + terms[1]
+        r = np.log(law) - np.log(loss)
         a = np.abs(r)
-        return np.where(a < 1e-3, 0.5 * r ** 2, 1e-3 * (a - 0.5e-3)).sum()
-    fits = [minimize(objective, s, method="L-BFGS-B",
+        huber = np.where(a < 1e-3, 0.5 * r ** 2, 1e-3 * (a - 0.5e-3)).sum()
+        slope = np.clip(r, -1e-3, 1e-3) / law          # d huber / d law, per run
+        dlaw = np.stack([np.full_like(law, np.exp(log_e)), terms[0], -terms[0] * np.log(n),
+                         terms[1], -terms[1] * np.log(d)])   # d law / d theta: [5, runs]
+        return huber, dlaw @ slope
+    fits = [minimize(objective, s, method="L-BFGS-B", jac=True,
                      bounds=[(-5, 3), (-5, 15), (0.0, 2.0), (-5, 15), (0.0, 2.0)]) for s in starts]
     return min(fits, key=lambda f: f.fun).x
 
