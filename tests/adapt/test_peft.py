@@ -1,5 +1,6 @@
 """fmlab's LoRA against Hugging Face PEFT's: the same A and B give the same outputs, and a task goes across and back."""
 import copy
+import importlib.util
 
 import pytest
 import torch
@@ -8,7 +9,16 @@ import fmlab
 from fmlab.adapt import Classifier, from_peft, to_peft
 from fmlab.adapt.base import fingerprint
 
-peft = pytest.importorskip("peft", reason='needs PEFT: pip install -e ".[dev]" (or ".[peft]")')
+# Imported by the fixture, not here: importing PEFT (and transformers under it) takes seconds, and every test
+# collection would pay them.
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("peft") is None,
+                                reason='needs PEFT: pip install -e ".[dev]" (or ".[peft]")')
+
+
+@pytest.fixture(scope="module")
+def peft():
+    import peft
+    return peft
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +38,7 @@ def trained_lora(encoder, targets=("q", "v")) -> fmlab.adapt.LoRA:
     return clf.eval()
 
 
-def test_fmlab_lora_and_peft_lora_give_the_same_outputs_with_the_same_a_and_b(encoder):
+def test_fmlab_lora_and_peft_lora_give_the_same_outputs_with_the_same_a_and_b(peft, encoder):
     clf = trained_lora(encoder, targets=("q", "v", "mlp"))
     base = Classifier(copy.deepcopy(encoder), 3)
     base.head.load_state_dict(clf.head.state_dict())
@@ -53,7 +63,7 @@ def test_fmlab_lora_and_peft_lora_give_the_same_outputs_with_the_same_a_and_b(en
     assert trainable == clf.trainable_parameters()  # LoRA's A and B in every layer, and the head
 
 
-def test_a_task_goes_to_peft_and_back_with_its_outputs(encoder, tmp_path):
+def test_a_task_goes_to_peft_and_back_with_its_outputs(peft, encoder, tmp_path):
     clf = trained_lora(encoder, targets=("q", "k", "v", "out"))
     x = torch.randn(6, 2, 64)
     before = fingerprint(encoder.state_dict())
@@ -71,7 +81,7 @@ def test_a_task_goes_to_peft_and_back_with_its_outputs(encoder, tmp_path):
     assert fmlab.adapt.save_delta(back, tmp_path / "task.safetensors") > 0  # fmlab's own format from here on
 
 
-def test_what_fmlab_lora_cannot_hold_is_refused(encoder, tmp_path):
+def test_what_fmlab_lora_cannot_hold_is_refused(peft, encoder, tmp_path):
     with pytest.raises(ValueError, match="only LoRA has a PEFT LoRA form"):
         to_peft(fmlab.adapt.linear_probe(encoder, num_classes=3))
     with pytest.raises(ValueError, match="call clf.unmerge"):
