@@ -3,20 +3,17 @@
     table = compare(encoder, train, test, budgets=(10, 1.0), seeds=(0, 1))
     plot_accuracy_vs_budget(table); plot_accuracy_vs_parameters(table)     # fmlab.viz.adaptation
     forgetting(encoder, {"lora": clf, "full_finetune": other}, data)     # what the adapted features lost
-The table's readers (summarize, strategy_table, gap, which_strategy and the sentences a notebook prints) are in
-fmlab.adapt.readout.
+The table's readers (summarize, strategy_table, gap, which_strategy) are in fmlab.adapt.readout, the sentences a
+notebook prints in fmlab.adapt.narration, and the memory probe every run is measured by in fmlab.adapt.memory.
 
 Each strategy adapts its own copy of ``encoder``, so every row starts from the same weights. Seeds
 vary both which labels are drawn and the initialisation (head, LoRA, adapters, prompts).
 """
 from __future__ import annotations
 
-import ctypes
-import gc
 import numbers
 import pickle
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Sequence
@@ -32,6 +29,7 @@ from .base import Classifier
 from .baselines import CLASSIC, classic_for, fitted_parameters
 from .budget import FairBudget, fair_fit
 from .delta import save_delta
+from .memory import PeakRSS
 from .strategies import STRATEGIES, build
 
 ADAPTATIONS = ("linear_probe", "full_finetune", "lora", "adapter", "prompt_tuning")
@@ -40,45 +38,6 @@ COLUMNS = ("strategy", "budget", "labels", "seed", "accuracy", "trainable_params
 FAIR_COLUMNS = ("steps", "best_step", "val_acc", "train_labels")  # added under a FairBudget rule
 # fit() for one notebook adaptation run, per profile (Profile.adapt_run), under the name notebooks import.
 RUNS = {name: p.adapt_run for name, p in PROFILES.items()}
-
-
-def release_free_memory() -> None:
-    """Collect garbage and hand the C heap's free memory back to the OS (glibc's malloc_trim; elsewhere
-    a no-op), so that the next block's allocations show in the resident size instead of reusing it."""
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
-class PeakRSS:
-    """Peak rise of this process's resident memory (MB) over its value at entry, while the with-block
-    runs, sampled by a thread every ``interval`` seconds. Memory an allocator kept from earlier work
-    can be reused without a rise, so this is a lower bound on what the block needed."""
-
-    def __init__(self, interval: float = 0.005):
-        self.interval, self.increase_mb = interval, 0.0
-
-    def __enter__(self) -> "PeakRSS":
-        import psutil
-        release_free_memory()
-        self._process = psutil.Process()
-        self._baseline = self._peak = self._process.memory_info().rss
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._thread.start()
-        return self
-
-    def _watch(self) -> None:
-        while not self._stop.wait(self.interval):
-            self._peak = max(self._peak, self._process.memory_info().rss)
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._peak = max(self._peak, self._process.memory_info().rss)
-        self.increase_mb = (self._peak - self._baseline) / 2**20
 
 
 def label_budget(train: SignalDataset, budget: int | float, seed: int) -> SignalDataset:
