@@ -75,6 +75,7 @@ def test_dry_run_runs_every_part_into_one_folder(tmp_path):
         assert heading in summary
 
 
+@pytest.mark.slow  # seconds: a subprocess or a training run; make test runs it
 def test_core_tier_needs_only_the_image_packages(tmp_path):
     (tmp_path / "sitecustomize.py").write_text(REFUSE)
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}

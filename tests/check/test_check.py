@@ -258,6 +258,7 @@ def test_a_check_leaves_the_notebooks_random_numbers_alone(solutions):
     assert torch.equal(torch.random.get_rng_state(), state)
 
 
+@pytest.mark.slow  # seconds: a subprocess or a training run; make test runs it
 def test_a_failed_check_in_a_script_shows_one_line_of_fmlab(tmp_path):
     """Issue 19, item 6: a failed check in a script ends in its message, with one line of fmlab (the check's own
     raise) and, for a crash, the student's line that raised, not the case that called it."""
@@ -278,6 +279,7 @@ def test_a_failed_check_in_a_script_shows_one_line_of_fmlab(tmp_path):
                                                             "raised IndexError")), out.stderr
 
 
+@pytest.mark.slow  # seconds: a subprocess or a training run; make test runs it
 def test_a_failed_check_in_a_notebook_shows_its_message_not_a_traceback(tmp_path):
     """Issue 19, item 6: what IPython (JupyterLab, papermill) prints for a failed check: the hint of the inverted
     mask, the student's frame of a crash, the request to write the function first; no frame of fmlab/check.
@@ -315,6 +317,7 @@ def test_a_failed_check_in_a_notebook_shows_its_message_not_a_traceback(tmp_path
     assert "fmlab/check" not in out.stdout and "Traceback" not in out.stdout, out.stdout
 
 
+@pytest.mark.slow  # seconds: a subprocess or a training run; make test runs it
 def test_the_two_likeliest_mistakes_of_the_data_and_scaling_checks_show_their_hint_alone(tmp_path):
     """Issue 19, item 6: in IPython, the band power with its upper edges included or without the bin width, and a
     compute-optimal split that forgets k or takes the argmax, each show one line: the check's hint, no frames."""

@@ -195,6 +195,7 @@ def test_cli_builds_the_labs(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.glob("*.ipynb")) == sorted(p.name for p in NOTEBOOKS.values())
 
 
+@pytest.mark.slow  # seconds: a subprocess or a training run; make test runs it
 def test_a_second_build_keeps_the_notebook_a_student_edited(tmp_path, capsys):
     """Issue 17, item 4: `fmlab labs build` twice with an edited student notebook in between; the edit survives,
     the command says it kept the file, and --force overwrites it."""

@@ -83,6 +83,7 @@ def test_forecast_is_in_signal_units_and_of_the_asked_shape():
     assert (f.mean() - 1e3).abs() < 200, "de-normalised with the context's statistics"
 
 
+@pytest.mark.slow  # seconds: a subprocess or a training run; make test runs it
 def test_next_patch_learns_and_forecasts_better_than_repeating_the_last_patch():
     """Trained: forecast error about 0.32 against 2.9 for repeating the last patch and 1.1 for the context's mean
     (untrained: 1.5, so the bar is the mean, not only the repeat)."""

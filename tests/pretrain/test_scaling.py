@@ -17,6 +17,7 @@ def law_runs(alpha=0.3, beta=0.5, e=0.2, a=4.0, b=30.0, noise=0.01, seed=0):
     return runs
 
 
+@pytest.mark.slow  # seconds: a subprocess or a training run; make test runs it
 def test_fit_law_recovers_the_exponents_of_a_known_law_and_brackets_them():
     law = scaling.fit_law(law_runs(), bootstrap=100)
     assert abs(law.alpha - 0.3) < 0.05 and abs(law.beta - 0.5) < 0.08, law

@@ -212,6 +212,7 @@ def write_forever(path: str, started) -> None:
         started.set()
 
 
+@pytest.mark.slow  # seconds: a subprocess or a training run; make test runs it
 def test_a_writer_killed_at_any_moment_leaves_a_whole_checkpoint_and_its_debris_is_cleaned(tmp_path):
     path, rng, debris = tmp_path / "run.pt", random.Random(3), 0
     checkpoint.write(path, {"model": {"w": torch.full((1_000_000,), -1.0)}, "step": -1})
