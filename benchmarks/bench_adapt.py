@@ -32,7 +32,7 @@ import torch
 from fmlab.adapt import FairBudget, compare, forgetting
 from fmlab.adapt.compare import ADAPTATIONS
 from fmlab.adapt.readout import budget_name, full_finetune_sentences, gap, summarize
-from fmlab.pretrain.recipes import corpus, pretrained, run_settings
+from fmlab.pretrain.recipes import benchmark_steps, corpus, pretrained, run_settings
 from fmlab.profiles import get_profile
 
 STRATEGIES = (*ADAPTATIONS, "from_scratch", "bandpower_logreg")
@@ -165,7 +165,8 @@ def main() -> None:
                                                                budgets=args.budgets, profile=args.profile))
     for objective in args.objectives:
         t0 = time.perf_counter()
-        obj, hist = pretrained(objective, "eeg", args.profile, progress=False)
+        obj, hist = pretrained(objective, "eeg", args.profile, steps=benchmark_steps(objective, args.profile),
+                               progress=False)
         pretrain_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         table, lost = seed_by_seed(obj.encoder, pool, test, args, rule, run, partial, objective)

@@ -22,7 +22,7 @@ import torch
 
 from fmlab.evaluate import latent_table
 from fmlab.models import Encoder
-from fmlab.pretrain.recipes import OBJECTIVES, corpus, encoder_config, pretrained, run_settings
+from fmlab.pretrain.recipes import OBJECTIVES, benchmark_steps, corpus, encoder_config, pretrained, run_settings
 
 VARIANTS = {
     "objectives": {name: (name, {}) for name in OBJECTIVES},
@@ -45,7 +45,8 @@ def main() -> None:
     for variant in args.variants:
         for name, (objective, kwargs) in VARIANTS[variant].items():
             t0 = time.perf_counter()
-            encoders[name] = pretrained(objective, profile=args.profile, seed=args.seed, **kwargs)[0].encoder.cpu()
+            encoders[name] = pretrained(objective, profile=args.profile, seed=args.seed, **kwargs,
+                                         steps=benchmark_steps(objective, args.profile))[0].encoder.cpu()
             pretrain_s[name] = round(time.perf_counter() - t0, 1)
     t0 = time.perf_counter()
     table = latent_table(encoders, data.probe_train, data.probe_test, seed=args.seed)

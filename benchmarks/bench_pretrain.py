@@ -18,7 +18,7 @@ import torch
 
 from fmlab.evaluate import linear_probe
 from fmlab.models import Encoder
-from fmlab.pretrain.recipes import OBJECTIVES, corpus, encoder_config, pretrained, run_settings
+from fmlab.pretrain.recipes import OBJECTIVES, benchmark_steps, corpus, encoder_config, pretrained, run_settings
 
 
 def probe_scores(encoder, c, seeds: int) -> dict:
@@ -43,7 +43,7 @@ def main() -> None:
         rows = {"random init": probe_scores(Encoder(encoder_config(s["size"], c.unlabelled)), c, args.seeds)}
         for name in args.objectives:
             t0 = time.perf_counter()
-            obj, hist = pretrained(name, data, args.profile, progress=False)
+            obj, hist = pretrained(name, data, args.profile, steps=benchmark_steps(name, args.profile), progress=False)
             rows[name] = {**probe_scores(obj.encoder, c, args.seeds), "pretrain_s": round(time.perf_counter() - t0, 1),
                           "steps": len(hist.loss), "final_loss": hist.final_loss()}
             print(data, name, rows[name], flush=True)

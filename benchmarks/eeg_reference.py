@@ -23,7 +23,7 @@ import torch
 from fmlab import hub
 from fmlab.adapt.compare import label_budget
 from fmlab.evaluate import features, probe_accuracy
-from fmlab.pretrain.recipes import corpus, pretrained, run_settings
+from fmlab.pretrain.recipes import benchmark_steps, corpus, pretrained, run_settings
 
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
@@ -42,7 +42,8 @@ def main(argv=None) -> None:
     s = run_settings("spectrum", "eeg", args.profile)
     data = corpus("eeg", n=s["n"], seed=0)
     pool, test = data.unlabelled, data.probe_test
-    encoders = {"per-corpus spectrum": pretrained("spectrum", "eeg", args.profile, progress=False)[0].encoder.eval()}
+    encoders = {"per-corpus spectrum": pretrained("spectrum", "eeg", args.profile, progress=False,
+                                                    steps=benchmark_steps("spectrum", args.profile))[0].encoder.eval()}
     for name in hub.references() if args.references is None else args.references:
         encoders[f"reference {name}"] = hub.reference(name)
     rows = {}

@@ -34,7 +34,7 @@ from fmlab.data.dataset import SignalDataset
 from fmlab.data.pile import resample
 from fmlab.evaluate import features, probe_accuracy
 from fmlab.models import Encoder
-from fmlab.pretrain.recipes import OBJECTIVES, encoder_config, pretrained
+from fmlab.pretrain.recipes import OBJECTIVES, benchmark_steps, encoder_config, pretrained
 from fmlab.profiles import PROFILES, get_profile
 
 # Run as a script, this folder leads sys.path, where benchmarks/mnist1d.py would hide the mnist1d package: move it last.
@@ -138,7 +138,8 @@ def load_encoders(args, train: SignalDataset, test: SignalDataset, seconds: dict
     encoders["random init"] = Encoder(encoder_config(get_profile(args.profile).size, train))
     for objective in args.objectives:
         t0 = time.perf_counter()
-        encoders[objective] = pretrained(objective, "mnist1d", args.profile, progress=False)[0].encoder.eval()
+        encoders[objective] = pretrained(objective, "mnist1d", args.profile, progress=False,
+                                         steps=benchmark_steps(objective, args.profile))[0].encoder.eval()
         seconds[f"pretrain {objective}"] = round(time.perf_counter() - t0, 1)
     resampled = (resample(train, 128), resample(test, 128))
     for name in reference_names(args):

@@ -39,7 +39,7 @@ from fmlab.adapt.compare import ADAPTATIONS, classic_once
 from fmlab.data import load
 from fmlab.evaluate import features, probe_accuracy
 from fmlab.models import Encoder
-from fmlab.pretrain.recipes import OBJECTIVES, encoder_config, pretrained
+from fmlab.pretrain.recipes import OBJECTIVES, benchmark_steps, encoder_config, pretrained
 from fmlab.profiles import PROFILES, get_profile
 
 # Run as a script, this folder leads sys.path, where benchmarks/mnist1d.py would hide the mnist1d package: move it last.
@@ -190,7 +190,8 @@ def run_dataset(name: str, profile: str, objectives, seeds, references: list[str
             time.perf_counter() - t0)
         for objective in objectives:
             t0 = time.perf_counter()
-            obj, hist = pretrained(objective, f"ucr:{name}", profile, seed=seed, progress=False)
+            obj, hist = pretrained(objective, f"ucr:{name}", profile, seed=seed, progress=False,
+                                   steps=benchmark_steps(objective, profile))
             enc = obj.encoder.eval()
             add(objective, seed, probe_both(features(enc, train), y_train, features(enc, test), y_test),
                 time.perf_counter() - t0)

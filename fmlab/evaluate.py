@@ -260,9 +260,22 @@ def latent_sentences(table, probe_test: SignalDataset, baseline: str = "random i
     return lines
 
 
-def online_probe(encoder, train: SignalDataset, test: SignalDataset, name: str = "probe_acc") -> Callable:
-    """An ``evaluate`` hook for fit(): the linear-probe accuracy of ``encoder`` as it trains."""
-    return lambda _model: {name: linear_probe(encoder, train, test)}
+def online_probe(encoder, train: SignalDataset, test: SignalDataset, name: str = "probe_acc",
+                 on_the_way: int | None = None) -> Callable:
+    """An ``evaluate`` hook for fit(): the linear-probe accuracy of ``encoder`` as it trains. ``on_the_way``: the
+    evaluations before the last use a fixed random ``on_the_way`` signals of each split (a cheaper, noisier curve:
+    encoding the probe sets costs as much as dozens of training steps); the last one (fit's ``final``) uses all."""
+    def few(d: SignalDataset) -> SignalDataset:
+        if on_the_way is None or on_the_way >= len(d):
+            return d
+        pick = torch.randperm(len(d), generator=torch.Generator().manual_seed(0))[:on_the_way]
+        return d.take(pick.sort().values)
+
+    quick = (few(train), few(test))
+
+    def probe(_model, final: bool = True) -> dict[str, float]:
+        return {name: linear_probe(encoder, *((train, test) if final else quick))}
+    return probe
 
 
 __all__ = ["alignment", "augmented_views", "effective_rank", "encoded_scores", "features", "knn", "knn_accuracy",

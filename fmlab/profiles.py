@@ -21,7 +21,7 @@ class Profile:
     # pretraining (fmlab.pretrain.run_settings)
     size: str          # EncoderConfig preset
     n: int             # samples generated for pretraining corpora
-    steps: int         # optimisation steps for one pretraining run (an objective's STEP_COST divides them)
+    steps: int         # optimisation steps for one notebook pretraining run (an objective's STEP_COST divides them)
     batch_size: int
     lr: float
     pile: str          # fmlab.data.pile.build_pile size that pretrain(data="pile") trains on
@@ -31,6 +31,8 @@ class Profile:
     adapt_seeds: int        # seeds a notebook's strategy comparison averages over (06)
     ratio_sweep: bool       # whether notebook 01 pretrains one MAE per masking ratio
     # The benchmarks' knobs; left out of the repr the notebooks print.
+    benchmark_steps: int = field(repr=False)   # benchmarks/' pretraining runs (recipes.benchmark_steps): their
+    # committed results were made with it, and on the cpu it is longer than a notebook can afford
     benchmark_adapt_steps: int = field(repr=False)   # benchmarks/mnist1d.py, ucr.py --adapt: 4,000 labels need more
     benchmark_adapt_batch_size: int = field(repr=False)
     # benchmarks/bench_adapt.py --fair: (epochs, least steps, most steps, batch) of fmlab.adapt.FairBudget
@@ -45,6 +47,8 @@ class Profile:
     scaling_check: tuple[int, int] = field(repr=False)
     # notebook 05's last section: eeg signals per probe split for the reference encoders (each reads 19 x 64 tokens)
     reference_probe: int = field(repr=False)
+    # notebook 06: the most test signals its strategy runs are scored on (each of its 18 runs encodes them all)
+    adapt_test: int = field(repr=False)
 
     @property
     def adapt_run(self) -> dict:
@@ -65,22 +69,22 @@ class Profile:
 PROFILES = {
     "smoke": Profile("smoke", size="tiny", n=256, steps=20, batch_size=32, lr=1e-3, pile="smoke",
                      adapt_steps=5, adapt_batch_size=32, adapt_seeds=1, ratio_sweep=False,
-                     benchmark_adapt_steps=5, benchmark_adapt_batch_size=32, mnist1d_split=(400, 200),
+                     benchmark_steps=20, benchmark_adapt_steps=5, benchmark_adapt_batch_size=32, mnist1d_split=(400, 200),
                      fair_adapt=(2, 3, 6, 32), throughput_sizes=("tiny",),
                      scaling_widths=(8, 16, 24), scaling_steps=(10, 20), scaling_batch_size=32, scaling_check=(32, 30),
-                     reference_probe=24),
-    "cpu": Profile("cpu", size="small", n=4000, steps=600, batch_size=128, lr=1e-3, pile="cpu",
-                   adapt_steps=50, adapt_batch_size=32, adapt_seeds=1, ratio_sweep=False,
-                   benchmark_adapt_steps=400, benchmark_adapt_batch_size=64, mnist1d_split=(4000, 1000),
+                     reference_probe=24, adapt_test=1000),
+    "cpu": Profile("cpu", size="small", n=4000, steps=300, batch_size=128, lr=1e-3, pile="cpu",
+                   adapt_steps=50, adapt_batch_size=16, adapt_seeds=1, ratio_sweep=False,
+                   benchmark_steps=600, benchmark_adapt_steps=400, benchmark_adapt_batch_size=64, mnist1d_split=(4000, 1000),
                    fair_adapt=(20, 50, 200, 32), throughput_sizes=("tiny", "small"),
                    scaling_widths=(16, 32, 48, 64), scaling_steps=(100, 250, 600), scaling_batch_size=64,
-                   scaling_check=(96, 1000), reference_probe=160),
+                   scaling_check=(96, 1000), reference_probe=160, adapt_test=500),
     "gpu": Profile("gpu", size="medium", n=20000, steps=5000, batch_size=256, lr=5e-4, pile="cpu",
                    adapt_steps=300, adapt_batch_size=64, adapt_seeds=3, ratio_sweep=True,
-                   benchmark_adapt_steps=3000, benchmark_adapt_batch_size=128, mnist1d_split=(4000, 1000),
+                   benchmark_steps=5000, benchmark_adapt_steps=3000, benchmark_adapt_batch_size=128, mnist1d_split=(4000, 1000),
                    fair_adapt=(30, 100, 3000, 64), throughput_sizes=("small", "medium", "base"),
                    scaling_widths=(16, 32, 64, 128, 256, 384), scaling_steps=(250, 1000, 4000), scaling_batch_size=256,
-                   scaling_check=(512, 8000), reference_probe=1000),
+                   scaling_check=(512, 8000), reference_probe=1000, adapt_test=5000),
 }
 
 

@@ -20,6 +20,7 @@ own slice of every batch and its own random stream, and only rank 0 prints, eval
 """
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import time
@@ -150,7 +151,7 @@ def _train(r: Run, hist: History, start: int, ckpt: Checkpoints | None, show: Di
                 hist.record(step, loss, lr, logs)
                 done, clean, hist.seconds = step + 1, True, time.perf_counter() - t0
                 if evaluate is not None and distributed.is_main() and (done % eval_every == 0 or done == r.steps):
-                    _evaluate(r.model, evaluate, hist, done)
+                    _evaluate(r.model, evaluate, hist, done, final=done == r.steps)
                 show.update(hist)
                 if ckpt is not None and ckpt.due(done):
                     ckpt.save(r.model, r.opt, hist.to_dict(), done)
@@ -167,10 +168,11 @@ def _train(r: Run, hist: History, start: int, ckpt: Checkpoints | None, show: Di
             ckpt.save(r.model, r.opt, hist.to_dict(), r.steps)
 
 
-def _evaluate(model: nn.Module, evaluate: Callable, hist: History, step: int) -> None:
+def _evaluate(model: nn.Module, evaluate: Callable, hist: History, step: int, final: bool) -> None:
+    told = "final" in inspect.signature(evaluate).parameters  # a hook that asks is told which call is the last
     model.eval()
     with torch.no_grad():
-        for name, value in evaluate(model).items():
+        for name, value in (evaluate(model, final=final) if told else evaluate(model)).items():
             hist.add(name, step, value)
     model.train()
 
@@ -186,7 +188,8 @@ def fit(model: nn.Module, data: SignalDataset, steps: int = 500, batch_size: int
     warmup:     steps (int) or a fraction of ``steps`` (float in [0, 1]) of linear warm-up before cosine decay.
     clip:       the largest gradient norm (0 or None: no clipping).
     evaluate:   called with the model in eval mode under no_grad every ``eval_every`` steps and at the
-                end; its dict of floats goes into History.metrics (e.g. an online probe accuracy).
+                end; its dict of floats goes into History.metrics (e.g. an online probe accuracy). A hook
+                with a ``final`` keyword is told whether the call is the last (a probe cheap on the way, whole at the end).
     checkpoint: a file; written atomically every ``checkpoint_every`` steps, at the end and on Ctrl-C / SIGTERM
                 (at the end of the step it interrupts). With ``resume`` an existing one of the same run (same
                 options, model settings, initial weights and data) is continued to ``steps``.

@@ -24,6 +24,7 @@ from ..models import Encoder, EncoderConfig
 from ..profiles import cache_dir, get_profile, say
 from ..profiles import device as pick_device
 from ..train import History, fit, seeded
+from . import committed
 from .contrastive import Contrastive
 from .jepa import JEPA
 from .lengths import RandomLength
@@ -38,8 +39,15 @@ OBJECTIVES = {"mae": MAE, "spectrum": MaskedSpectrum, "contrastive": Contrastive
 BY_NAME = {**OBJECTIVES, "next-patch": NextPatch}
 # Compute per step relative to MAE (which encodes a quarter of the tokens): contrastive encodes two
 # full views, JEPA one context plus a full target pass. A profile's step budget is divided by this,
-# and contrastive halves the batch, so each objective gets about the same wall-clock time.
-STEP_COST = {"mae": 1, "spectrum": 1, "contrastive": 4, "jepa": 3, "next-patch": 2}
+# and contrastive halves the batch, so each objective gets about the same wall-clock time (measured on
+# 2 cores, small encoder: MAE 0.47 s a step, contrastive 1.54 s at half the batch, JEPA 1.39 s).
+STEP_COST = {"mae": 1, "spectrum": 1, "contrastive": 3, "jepa": 3, "next-patch": 2}
+# The costs benchmarks/ divide Profile.benchmark_steps by (benchmark_steps): their committed results were made
+# with them, contrastive's 4 included, and their commands make the same runs again.
+BENCHMARK_STEP_COST = {"mae": 1, "spectrum": 1, "contrastive": 4, "jepa": 3, "next-patch": 2}
+# signals per probe split in the online probe's evaluations before the last (which uses the whole splits): a cpu
+# run's 1,000 + 1,000 cost as much to encode as ~25 MAE steps, five times a run
+PROBE_ON_THE_WAY = 250
 
 
 @dataclass
@@ -147,6 +155,16 @@ def run_settings(objective: str, data: str = "eeg", profile: str | None = None, 
     return settings
 
 
+def benchmark_steps(objective: str, profile: str | None = None) -> int:
+    """The pretraining steps of a benchmarks/ run of ``objective``: the profile's benchmark_steps divided by the
+    objective's BENCHMARK_STEP_COST. The cpu notebooks pretrain for half as long (Profile.steps), to stay within minutes; the
+    benchmarks' committed results were made with this budget, and their commands make it again."""
+    if objective not in BENCHMARK_STEP_COST:
+        raise ValueError(f"benchmark_steps: unknown objective {objective!r}; choose one of "
+                         f"{', '.join(BENCHMARK_STEP_COST)}")
+    return max(10, get_profile(profile).benchmark_steps // BENCHMARK_STEP_COST[objective])
+
+
 def describe(settings: dict) -> str:
     """One line of what a run (``run_settings``) really does, for a notebook to print instead of the profile."""
     extra = "".join(f", {k}={v}" for k, v in settings["objective_args"].items())
@@ -187,7 +205,7 @@ def pretrain_from(s: dict, progress: bool = True, out: str | Path | None = None,
     folder = Path(out) if out is not None else entry(s)
     with folder_lock(folder):  # another process training in the same folder finishes first
         hist = fit(obj, c.unlabelled, steps=s["steps"], batch_size=s["batch_size"], lr=s["lr"], seed=seed,
-                   progress=progress, evaluate=online_probe(encoder, c.probe_train, c.probe_test),
+                   progress=progress, evaluate=online_probe(encoder, c.probe_train, c.probe_test, on_the_way=PROBE_ON_THE_WAY),
                    eval_every=s["eval_every"], checkpoint=folder / "run.pt", compile=compile, device=dev)
         if not distributed.is_main():  # the weights are rank 0's too; it alone writes them
             return obj, hist
@@ -212,7 +230,7 @@ def pretrained(objective: str = "mae", data: str = "eeg", profile: str | None = 
             if retrain:  # empty the folder, not remove it: the lock is on the folder itself
                 for old in folder.iterdir():
                     shutil.rmtree(old) if old.is_dir() else old.unlink()
-            if not (folder / "history.json").exists():
+            if not (folder / "history.json").exists() and (retrain or not committed.install(folder)):
                 return pretrain_from(s, progress=progress)
     encoder = _read_entry(folder / "encoder.safetensors", hub.load)
     info = _read_entry(folder / "encoder.safetensors", lambda path: hub.read_config(path)[1])

@@ -142,3 +142,18 @@ def test_plot_ucr_draws_a_committed_file_with_the_old_foundation_row():
     bars = [c.get_label() for c in plot_ucr(result).axes[0].containers]
     # random init, the best per-dataset encoder, the best foundation row, the measured baselines
     assert bars == ["random init", "contrastive", "foundation mae", "MiniRocket (measured)", "1NN-DTW (measured)"]
+
+
+@pytest.mark.notebook
+def test_course_time_times_each_notebook_from_an_empty_cache(tmp_path):
+    out = tmp_path / "course-time.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "course_time.py"), "--profile", "smoke",
+                           "--only", "08", "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "FMLAB_CACHE": str(tmp_path / "not-this-one")})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    (row,) = result["notebooks"]
+    assert row["notebook"] == "08_benchmarks" and row["status"] == "ok" and 0 < row["seconds"] < 300
+    assert row["slowest_cells"] and all(c["seconds"] >= 0 for c in row["slowest_cells"])
+    assert result["empty_cache"] and result["total_s"] == row["seconds"] and result["over_notebook_target"] == []
+    assert not (tmp_path / "not-this-one").exists()   # its own empty cache, not the caller's

@@ -1,4 +1,5 @@
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -191,3 +192,17 @@ def test_describe_says_the_steps_and_batch_a_run_really_uses():
     text = describe(s)
     assert f"{s['steps']} steps of batch {s['batch_size']}" in text and "augment=weak" in text
     assert s["steps"] != 600, "contrastive divides the profile's 600 steps by its cost: the profile is not the run"
+
+
+def test_benchmarks_pretrain_with_the_budget_their_committed_results_were_made_with():
+    from fmlab.pretrain.recipes import BENCHMARK_STEP_COST, STEP_COST, benchmark_steps, run_settings
+    made_with = {"mae": 600, "spectrum": 600, "contrastive": 150, "jepa": 200, "next-patch": 300}
+    for objective in STEP_COST:   # the budgets of benchmarks/results/*-cpu.json
+        assert benchmark_steps(objective, "cpu") == made_with[objective] == 600 // BENCHMARK_STEP_COST[objective]
+        assert run_settings(objective, profile="cpu")["steps"] == 300 // STEP_COST[objective]   # a notebook's
+    with pytest.raises(ValueError, match="unknown objective 'mea'"):
+        benchmark_steps("mea", "cpu")
+    root = Path(__file__).resolve().parents[2] / "benchmarks"
+    for script in ("bench_adapt", "bench_latent", "bench_pretrain", "eeg_reference", "mnist1d", "ucr"):
+        text = (root / f"{script}.py").read_text()
+        assert "benchmark_steps(" in text, f"benchmarks/{script}.py pretrains with the notebooks' budget"

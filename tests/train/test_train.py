@@ -36,6 +36,28 @@ def test_fit_trains_a_classifier_with_cross_entropy():
     assert hist.last("test_acc") > 0.9
 
 
+def test_a_hook_with_final_is_told_which_evaluation_is_the_last():
+    told = []
+    fit(objective(), sine_classes(), steps=12, batch_size=16, progress=False, device="cpu", eval_every=5,
+        evaluate=lambda m, final: told.append(final) or {})
+    assert told == [False, False, True]  # steps 5, 10 and the end, 12
+
+
+def test_the_online_probe_is_cheap_on_the_way_and_whole_at_the_end():
+    from fmlab.evaluate import online_probe
+    data = sine_classes(n=200)
+    train, test = data.split(0.5, seed=0)
+    seen = []
+    encoder = Encoder(EncoderConfig.preset("tiny", channels=2, length=64))
+    encoder.register_forward_pre_hook(lambda module, args: seen.append(len(args[0])))
+    probe = online_probe(encoder, train, test, on_the_way=30)
+    with torch.no_grad():
+        probe(encoder, final=False)
+        on_the_way, seen[:] = sum(seen), []
+        probe(encoder)  # called as a plain hook (no final keyword): the whole splits
+    assert on_the_way == 60 and sum(seen) == len(train) + len(test)
+
+
 def test_same_seed_same_run_on_cpu():
     a = objective(); fit(a, sine_classes(), steps=10, batch_size=16, seed=3, progress=False, device="cpu")
     b = objective(); fit(b, sine_classes(), steps=10, batch_size=16, seed=3, progress=False, device="cpu")

@@ -1,0 +1,76 @@
+"""Comparison runs committed with the kit, so that a notebook trains in front of the student only the model it is
+about and loads the rows it compares it with (notebook 03 trains SimCLR with the default views; its weak-views and
+subject-negatives runs come from here).
+
+    fmlab/references/course/<cache entry name>/encoder.safetensors   the encoder, half precision, with its settings
+                                              /head.safetensors      the rest of the objective (projection head)
+                                              /history.json          the run's History
+    fmlab/references/course/index.json                               {name: settings} of every committed run
+
+``pretrained()`` looks here when its cache has no entry of the same settings and copies the run in (weights back
+in float32); other settings (another seed, profile or budget) train as before. ``benchmarks/course_runs.py`` makes
+the runs of COURSE_RUNS again after a change of the cpu profile, which tests/pretrain/test_committed.py catches.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .. import hub
+
+COURSE = hub.REFERENCES / "course"
+# {name: (objective, objective arguments)}: cpu profile, seed 0, the profile's budget (recipes.run_settings)
+COURSE_RUNS = {
+    "contrastive, weak views": ("contrastive", {"augment": "weak"}),
+    "contrastive, subject negatives": ("contrastive", {"negatives": "subject"}),
+}
+
+
+def index() -> dict[str, dict]:
+    """{name: {"entry": folder name, "settings": run settings}} of the committed runs."""
+    path = COURSE / "index.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def install(folder: Path) -> bool:
+    """Copy the committed run whose cache entry name is ``folder.name`` into the cache entry ``folder`` (weights
+    in float32, history.json last: it marks the entry complete). False, and nothing written, where none is."""
+    source = COURSE / folder.name
+    if not (source / "history.json").exists():
+        return False
+    encoder = {k: v.float() for k, v in load_file(str(source / "encoder.safetensors")).items()}
+    head = {k: v.float() for k, v in load_file(str(source / "head.safetensors")).items()}
+    config, info = hub.read_config(source / "encoder.safetensors")
+    meta = {"format": hub.FORMAT, "config": config.to_json(), "info": json.dumps(info, default=str)}
+    with hub.atomic_path(folder / "encoder.safetensors") as tmp:
+        save_file(encoder, tmp, metadata=meta)
+    with hub.atomic_path(folder / "objective.safetensors") as tmp:
+        save_file({**{f"encoder.{k}": v for k, v in encoder.items()}, **head}, tmp)
+    with hub.atomic_path(folder / "history.json") as tmp:
+        shutil.copyfile(source / "history.json", tmp)
+    return True
+
+
+def commit(name: str, objective: torch.nn.Module, folder: Path) -> Path:
+    """Write the complete cache entry ``folder`` (its objective already loaded as ``objective``) under
+    COURSE/<folder.name>, half precision, and list it in the index as ``name``."""
+    target = COURSE / folder.name
+    target.mkdir(parents=True, exist_ok=True)
+    config, info = hub.read_config(folder / "encoder.safetensors")
+    meta = {"format": hub.FORMAT, "config": config.to_json(), "info": json.dumps(info, default=str)}
+    half = lambda state: {k: v.detach().half().contiguous().cpu() for k, v in state.items()}
+    with hub.atomic_path(target / "encoder.safetensors") as tmp:
+        save_file(half(objective.encoder.state_dict()), tmp, metadata=meta)
+    head = {k: v for k, v in objective.state_dict().items() if not k.startswith("encoder.")}
+    with hub.atomic_path(target / "head.safetensors") as tmp:
+        save_file(half(head), tmp)
+    with hub.atomic_path(target / "history.json") as tmp:
+        shutil.copyfile(folder / "history.json", tmp)
+    listed = {**index(), name: {"entry": folder.name, "settings": {k: v for k, v in info.items() if k != "probe_acc"}}}
+    with hub.atomic_path(COURSE / "index.json") as tmp:
+        Path(tmp).write_text(json.dumps(listed, indent=1, sort_keys=True) + "\n")
+    return target

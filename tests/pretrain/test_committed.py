@@ -1,0 +1,51 @@
+"""The comparison runs committed with the kit (fmlab.pretrain.committed): made with today's cpu profile, and loaded
+by pretrained() without training."""
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from fmlab.pretrain import committed, recipes
+
+RUNS = list(committed.COURSE_RUNS.items())
+
+
+@pytest.mark.parametrize("name, run", RUNS, ids=[name for name, _ in RUNS])
+def test_each_committed_run_has_the_settings_of_the_cpu_profile_today(name, run):
+    objective, kwargs = run
+    settings = recipes.run_settings(objective, profile="cpu", seed=0, **kwargs)
+    listed = committed.index().get(name)
+    assert listed is not None, f"{name!r} is not committed: run python benchmarks/course_runs.py"
+    made_with = {k: v for k, v in listed["settings"].items() if k != "fs"}   # fs: the corpus's rate, kept beside
+    assert listed["entry"] == recipes.entry(settings).name and made_with == json.loads(json.dumps(settings)), (f"{name!r} was made with other settings than the cpu profile's today "
+                                f"({listed['settings']} against {settings}): run python benchmarks/course_runs.py")
+    assert (committed.COURSE / listed["entry"] / "history.json").exists()
+
+
+def test_nothing_committed_is_left_from_earlier_settings():
+    folders = {p.name for p in committed.COURSE.iterdir() if p.is_dir()}
+    assert folders == {run["entry"] for run in committed.index().values()}
+
+
+def test_pretrained_loads_a_committed_run_without_training(tmp_path, monkeypatch):
+    monkeypatch.setenv("FMLAB_CACHE", str(tmp_path))
+    monkeypatch.setattr(recipes, "pretrain_from", lambda *a, **k: pytest.fail("trained a run that is committed"))
+    name, (objective, kwargs) = RUNS[0]
+    obj, hist = recipes.pretrained(objective, profile="cpu", seed=0, progress=False, **kwargs)
+    source = committed.COURSE / committed.index()[name]["entry"]
+    stored = load_file(str(source / "encoder.safetensors"))
+    assert all(torch.equal(v, stored[k].float()) for k, v in obj.encoder.state_dict().items())
+    assert all(v.dtype == torch.float32 for v in obj.state_dict().values() if v.is_floating_point())
+    assert hist.loss == json.loads((source / "history.json").read_text())["loss"]
+    again, _ = recipes.pretrained(objective, profile="cpu", seed=0, progress=False, **kwargs)   # now from the cache
+    assert all(torch.equal(a, b) for a, b in zip(obj.state_dict().values(), again.state_dict().values()))
+
+
+def test_other_settings_than_the_committed_ones_still_train(tmp_path, monkeypatch):
+    monkeypatch.setenv("FMLAB_CACHE", str(tmp_path))
+    trained = []
+    monkeypatch.setattr(recipes, "pretrain_from", lambda s, **k: trained.append(s) or ("obj", "hist"))
+    _, (objective, kwargs) = RUNS[0]
+    assert recipes.pretrained(objective, profile="cpu", seed=1, progress=False, **kwargs) == ("obj", "hist")
+    assert trained and trained[0]["seed"] == 1
