@@ -56,8 +56,8 @@ def main(argv=None) -> None:
     total = sum(r["seconds"] for r in rows)
     for r in rows:
         cells = "; ".join(f"cell {c['cell']} {c['seconds']:.0f} s ({c['first line']})" for c in r["slowest_cells"])
-        print(f"{r['notebook']:<22} {r['status']:<6} {r['seconds']:7.1f} s{'  OVER 5 min' if r['seconds'] > NOTEBOOK_S else ''}"
-              f"   {cells}")
+        over = "  OVER 5 min" if r["seconds"] > NOTEBOOK_S else ""
+        print(f"{r['notebook']:<22} {r['status']:<6} {r['seconds']:7.1f} s{over}   {cells}")
     print(f"total {total:.0f} s ({total / 60:.1f} min; target {COURSE_S // 60} min), wall {wall:.0f} s")
     result = {"benchmark": "course_time", "command": command(__file__, argv), "profile": args.profile,
               "empty_cache": args.cache is None,

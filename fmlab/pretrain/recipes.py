@@ -157,8 +157,8 @@ def run_settings(objective: str, data: str = "eeg", profile: str | None = None, 
 
 def benchmark_steps(objective: str, profile: str | None = None) -> int:
     """The pretraining steps of a benchmarks/ run of ``objective``: the profile's benchmark_steps divided by the
-    objective's BENCHMARK_STEP_COST. The cpu notebooks pretrain for half as long (Profile.steps), to stay within minutes; the
-    benchmarks' committed results were made with this budget, and their commands make it again."""
+    objective's BENCHMARK_STEP_COST. The cpu notebooks pretrain for half as long (Profile.steps), to stay within
+    minutes; the benchmarks' committed results were made with this budget, and their commands make it again."""
     if objective not in BENCHMARK_STEP_COST:
         raise ValueError(f"benchmark_steps: unknown objective {objective!r}; choose one of "
                          f"{', '.join(BENCHMARK_STEP_COST)}")
@@ -205,8 +205,9 @@ def pretrain_from(s: dict, progress: bool = True, out: str | Path | None = None,
     folder = Path(out) if out is not None else entry(s)
     with folder_lock(folder):  # another process training in the same folder finishes first
         hist = fit(obj, c.unlabelled, steps=s["steps"], batch_size=s["batch_size"], lr=s["lr"], seed=seed,
-                   progress=progress, evaluate=online_probe(encoder, c.probe_train, c.probe_test, on_the_way=PROBE_ON_THE_WAY),
-                   eval_every=s["eval_every"], checkpoint=folder / "run.pt", compile=compile, device=dev)
+                   progress=progress, eval_every=s["eval_every"], checkpoint=folder / "run.pt", compile=compile,
+                   evaluate=online_probe(encoder, c.probe_train, c.probe_test, on_the_way=PROBE_ON_THE_WAY),
+                   device=dev)
         if not distributed.is_main():  # the weights are rank 0's too; it alone writes them
             return obj, hist
         # fs beside the settings: pretrained() rebuilds the objective (contrastive's views) at the corpus's rate

@@ -18,8 +18,9 @@ def test_each_committed_run_has_the_settings_of_the_cpu_profile_today(name, run)
     listed = committed.index().get(name)
     assert listed is not None, f"{name!r} is not committed: run python benchmarks/course_runs.py"
     made_with = {k: v for k, v in listed["settings"].items() if k != "fs"}   # fs: the corpus's rate, kept beside
-    assert listed["entry"] == recipes.entry(settings).name and made_with == json.loads(json.dumps(settings)), (f"{name!r} was made with other settings than the cpu profile's today "
-                                f"({listed['settings']} against {settings}): run python benchmarks/course_runs.py")
+    assert listed["entry"] == recipes.entry(settings).name and made_with == json.loads(json.dumps(settings)), (
+        f"{name!r} was made with other settings than the cpu profile's today ({listed['settings']} against "
+        f"{settings}): run python benchmarks/course_runs.py")
     assert (committed.COURSE / listed["entry"] / "history.json").exists()
 
 
