@@ -163,7 +163,7 @@ def test_twenty_random_sigterms_of_fmlab_pretrain_resume_to_the_uninterrupted_we
     uninterrupted run's state at the same step (weights, optimiser, History), and every run that completes ends
     with its weights. The online probe is swapped for a cheap metric, so a run takes seconds."""
     from fmlab.pretrain import recipes
-    monkeypatch.setattr(recipes, "online_probe", lambda encoder, train, test: lambda model: {
+    monkeypatch.setattr(recipes, "online_probe", lambda encoder, train, test, **_: lambda model: {
         "probe_acc": float(sum(p.double().sum() for p in encoder.parameters()))})
     argv = ["pretrain", "--objective", "jepa", "--profile", "smoke", "--steps", "16"]  # a checkpoint every step
     reference, written, real_write = {}, [], checkpoint.write
@@ -393,7 +393,7 @@ def test_two_processes_asking_for_one_entry_train_it_once(tmp_path, monkeypatch)
     monkeypatch.setenv("FMLAB_CACHE", str(tmp_path))
     folder = entry(run_settings("mae", profile="smoke", steps=30))
     script = ("from fmlab.pretrain import pretrained, recipes; from fmlab.checkpoint import fingerprint\n"
-              "recipes.online_probe = lambda encoder, train, test: lambda model: {'probe_acc': 0.5}  # fast\n"
+              "recipes.online_probe = lambda encoder, train, test, **_: lambda model: {'probe_acc': 0.5}  # fast\n"
               "obj, hist = pretrained('mae', profile='smoke', steps=30, progress=False)\n"
               "print('WEIGHTS', fingerprint(obj.state_dict()), len(hist.step))")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "FMLAB_CACHE": str(tmp_path)}
