@@ -10,8 +10,6 @@ earlier settings are removed from the folder.
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
 import sys
 import time
 
@@ -40,14 +38,8 @@ def main(argv=None) -> None:
         written = committed.commit(name, obj.cpu(), folder)
         keep.add(written.name)
         print(f"{name}: {time.perf_counter() - t0:.0f} s, probe {hist.last('probe_acc'):.3f} -> {written}")
-    for old in committed.COURSE.iterdir():
-        if old.is_dir() and old.name not in keep:
-            shutil.rmtree(old)
-            print(f"removed {old}: a run of earlier settings")
-    listed = committed.index()
-    for stale in set(listed) - set(committed.COURSE_RUNS):
-        listed.pop(stale)
-    (committed.COURSE / "index.json").write_text(json.dumps(listed, indent=1, sort_keys=True) + "\n")
+    for old in committed.prune(keep):
+        print(f"removed {old}: a run of earlier settings")
 
 
 if __name__ == "__main__":

@@ -44,10 +44,8 @@ def install(folder: Path) -> bool:
         return False
     encoder = {k: v.float() for k, v in load_file(str(source / "encoder.safetensors")).items()}
     head = {k: v.float() for k, v in load_file(str(source / "head.safetensors")).items()}
-    config, info = hub.read_config(source / "encoder.safetensors")
-    meta = {"format": hub.FORMAT, "config": config.to_json(), "info": json.dumps(info, default=str)}
-    with hub.atomic_path(folder / "encoder.safetensors") as tmp:
-        save_file(encoder, tmp, metadata=meta)
+    with hub.atomic_path(folder / "encoder.safetensors") as tmp:  # the same config and settings in its metadata
+        save_file(encoder, tmp, metadata=hub.read_metadata(source / "encoder.safetensors"))
     with hub.atomic_path(folder / "objective.safetensors") as tmp:
         save_file({**{f"encoder.{k}": v for k, v in encoder.items()}, **head}, tmp)
     with hub.atomic_path(folder / "history.json") as tmp:
@@ -60,17 +58,30 @@ def commit(name: str, objective: torch.nn.Module, folder: Path) -> Path:
     COURSE/<folder.name>, half precision, and list it in the index as ``name``."""
     target = COURSE / folder.name
     target.mkdir(parents=True, exist_ok=True)
-    config, info = hub.read_config(folder / "encoder.safetensors")
-    meta = {"format": hub.FORMAT, "config": config.to_json(), "info": json.dumps(info, default=str)}
+    info = hub.read_config(folder / "encoder.safetensors")[1]
     half = lambda state: {k: v.detach().half().contiguous().cpu() for k, v in state.items()}
     with hub.atomic_path(target / "encoder.safetensors") as tmp:
-        save_file(half(objective.encoder.state_dict()), tmp, metadata=meta)
+        save_file(half(objective.encoder.state_dict()), tmp, metadata=hub.read_metadata(folder / "encoder.safetensors"))
     head = {k: v for k, v in objective.state_dict().items() if not k.startswith("encoder.")}
     with hub.atomic_path(target / "head.safetensors") as tmp:
         save_file(half(head), tmp)
     with hub.atomic_path(target / "history.json") as tmp:
         shutil.copyfile(folder / "history.json", tmp)
-    listed = {**index(), name: {"entry": folder.name, "settings": {k: v for k, v in info.items() if k != "probe_acc"}}}
+    _write_index({**index(), name: {"entry": folder.name,
+                                    "settings": {k: v for k, v in info.items() if k != "probe_acc"}}})
+    return target
+
+
+def prune(keep: set[str]) -> list[Path]:
+    """Remove the committed runs whose folder is not in ``keep`` (runs of earlier settings), and the index entries of
+    names no longer in COURSE_RUNS; returns the folders removed."""
+    removed = [old for old in COURSE.iterdir() if old.is_dir() and old.name not in keep]
+    for old in removed:
+        shutil.rmtree(old)
+    _write_index({name: run for name, run in index().items() if name in COURSE_RUNS})
+    return removed
+
+
+def _write_index(listed: dict) -> None:
     with hub.atomic_path(COURSE / "index.json") as tmp:
         Path(tmp).write_text(json.dumps(listed, indent=1, sort_keys=True) + "\n")
-    return target

@@ -50,3 +50,20 @@ def test_other_settings_than_the_committed_ones_still_train(tmp_path, monkeypatc
     _, (objective, kwargs) = RUNS[0]
     assert recipes.pretrained(objective, profile="cpu", seed=1, progress=False, **kwargs) == ("obj", "hist")
     assert trained and trained[0]["seed"] == 1
+
+
+def test_commit_install_and_prune_round_trip(tmp_path, monkeypatch):
+    monkeypatch.setenv("FMLAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(committed, "COURSE", tmp_path / "course")
+    obj, _ = recipes.pretrained("mae", profile="smoke", seed=0, progress=False, steps=2)
+    folder = recipes.entry(recipes.run_settings("mae", profile="smoke", seed=0, steps=2))
+    written = committed.commit("smoke mae", obj, folder)
+    assert committed.index()["smoke mae"]["entry"] == folder.name == written.name
+    again = tmp_path / "elsewhere" / folder.name
+    assert committed.install(again) and not committed.install(tmp_path / "elsewhere" / "no-such-run")
+    state = load_file(str(again / "objective.safetensors"))
+    assert state.keys() == obj.state_dict().keys()
+    assert all(torch.equal(state[k], v.half().float()) for k, v in obj.state_dict().items())
+    (committed.COURSE / "mae-eeg-smoke-stale").mkdir()
+    assert committed.prune({folder.name}) == [committed.COURSE / "mae-eeg-smoke-stale"]
+    assert committed.index() == {}   # "smoke mae" is not one of COURSE_RUNS: its index entry goes too
