@@ -1,5 +1,6 @@
 """Make the comparison runs a notebook loads instead of training (fmlab.pretrain.committed.COURSE_RUNS), in the cpu
-profile, and commit them under fmlab/references/course/ in half precision. Run it again after any change to the cpu
+profile, and commit them under fmlab/references/course/ in half precision; and the cpu scaling grid of notebook 10
+(fmlab.scaling.grid of committed.GRID_OBJECTIVES) under fmlab/references/scaling/. Run it again after any change to the cpu
 profile's pretraining (tests/pretrain/test_committed.py says when).
 
     python benchmarks/course_runs.py [--threads N] [--retrain]
@@ -10,6 +11,7 @@ earlier settings are removed from the folder.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 
@@ -18,6 +20,7 @@ from provenance import command, device_info  # noqa: E402
 
 import torch  # noqa: E402
 
+from fmlab import scaling  # noqa: E402
 from fmlab.pretrain import committed  # noqa: E402
 from fmlab.pretrain.recipes import entry, pretrained, run_settings  # noqa: E402
 
@@ -40,6 +43,25 @@ def main(argv=None) -> None:
         print(f"{name}: {time.perf_counter() - t0:.0f} s, probe {hist.last('probe_acc'):.3f} -> {written}")
     for old in committed.prune(keep):
         print(f"removed {old}: a run of earlier settings")
+    commit_grid(args.retrain)
+
+
+def commit_grid(retrain: bool) -> None:
+    """Every cell of the cpu profile's scaling grid, trained in FMLAB_CACHE (or read from it), committed."""
+    keep = set()
+    for objective in committed.GRID_OBJECTIVES:
+        t0 = time.perf_counter()
+        runs = scaling.grid(objective, profile="cpu")
+        for r in runs:
+            folder = scaling.entry_of(r)
+            if retrain:  # train the cell again: out of the cache and out of the committed folder
+                shutil.rmtree(folder, ignore_errors=True)
+                shutil.rmtree(committed.SCALING / folder.name, ignore_errors=True)
+                r = scaling.run(r["objective"], r["width"], r["steps"], r["batch_size"], r["lr"], r["seed"])
+            keep.add(committed.commit_grid_run(folder).name)
+        print(f"scaling grid ({objective}): {len(runs)} runs, {time.perf_counter() - t0:.0f} s -> {committed.SCALING}")
+    for old in committed.prune_grid(keep):
+        print(f"removed {old}: a grid run of earlier settings")
 
 
 if __name__ == "__main__":

@@ -96,7 +96,10 @@ def run(objective: str, width: int, steps: int, batch_size: int = 64, lr: float 
     "tokens" D, "flops" C, "loss" held-out, "train_loss", "seconds"}. ``device``: where it trains (default: the
     best there is, fmlab.profiles.device; FLOPs are counted on the CPU first)."""
     settings = dict(objective=objective, width=width, steps=steps, batch_size=batch_size, lr=lr, seed=seed)
-    folder = _entry(settings)
+    folder = entry(settings)
+    if not (folder / "result.json").exists():
+        from .pretrain import committed   # the cpu grid ships with the kit (benchmarks/course_runs.py makes it)
+        committed.install_grid_run(folder)
     if (folder / "result.json").exists():
         return json.loads((folder / "result.json").read_text())
     with seeded(seed):
@@ -133,17 +136,21 @@ def grid(objective: str, widths=None, steps=None, profile: str | None = None, ba
     return out
 
 
-def _entry(settings: dict):
+def entry(settings: dict):
     """The cache folder of one run: its settings and what they are measured against."""
     name = f"{settings['objective']}-w{settings['width']}-s{settings['steps']}"
     return cache_dir("scaling") / hub.cache_key(name, **settings, length=LENGTH, patch=PATCH, held_out=HELD_OUT,
                                                 format=1)
 
 
+def entry_of(result: dict):
+    """The cache folder of a grid run (a result of ``run``)."""
+    return entry({k: result[k] for k in ("objective", "width", "steps", "batch_size", "lr", "seed")})
+
+
 def encoder_of(result: dict) -> Encoder:
     """The trained encoder of a grid run (a result of ``run``), e.g. for a probe."""
-    keys = ("objective", "width", "steps", "batch_size", "lr", "seed")
-    return hub.load(_entry({k: result[k] for k in keys}) / "encoder.safetensors")
+    return hub.load(entry_of(result) / "encoder.safetensors")
 
 
 # -- the law ---------------------------------------------------------------------------------------------------

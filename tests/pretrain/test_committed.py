@@ -1,11 +1,13 @@
 """The comparison runs committed with the kit (fmlab.pretrain.committed): made with today's cpu profile, and loaded
 by pretrained() without training."""
+import inspect
 import json
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
+from fmlab import scaling
 from fmlab.pretrain import committed, recipes
 
 RUNS = list(committed.COURSE_RUNS.items())
@@ -67,3 +69,42 @@ def test_commit_install_and_prune_round_trip(tmp_path, monkeypatch):
     (committed.COURSE / "mae-eeg-smoke-stale").mkdir()
     assert committed.prune({folder.name}) == [committed.COURSE / "mae-eeg-smoke-stale"]
     assert committed.index() == {}   # "smoke mae" is not one of COURSE_RUNS: its index entry goes too
+
+
+def grid_cells():
+    """(objective, settings) of every cell of the cpu profile's scaling grid, as scaling.run keys them."""
+    from fmlab.profiles import get_profile
+    p, lr = get_profile("cpu"), inspect.signature(scaling.run).parameters["lr"].default
+    return [(o, dict(objective=o, width=w, steps=s, batch_size=p.scaling_batch_size, lr=lr, seed=0))
+            for o in committed.GRID_OBJECTIVES for w in p.scaling_widths for s in p.scaling_steps]
+
+
+def test_every_cell_of_the_cpu_scaling_grid_is_committed_with_todays_settings():
+    missing = [s for _, s in grid_cells() if not (committed.SCALING / scaling.entry(s).name / "result.json").exists()]
+    assert not missing, f"{len(missing)} cpu grid runs are not committed ({missing[0]}): run python benchmarks/course_runs.py"
+    assert {p.name for p in committed.SCALING.iterdir()} == {scaling.entry(s).name for _, s in grid_cells()}
+
+
+def test_the_scaling_grid_loads_its_committed_runs_without_training(tmp_path, monkeypatch):
+    monkeypatch.setenv("FMLAB_CACHE", str(tmp_path))
+    monkeypatch.setattr(scaling, "fit", lambda *a, **k: pytest.fail("trained a grid run that is committed"))
+    objective, s = grid_cells()[-1]
+    r = scaling.run(objective, s["width"], s["steps"], s["batch_size"])
+    source = committed.SCALING / scaling.entry(s).name
+    assert r == json.loads((source / "result.json").read_text())
+    stored = load_file(str(source / "encoder.safetensors"))
+    encoder = scaling.encoder_of(r)
+    assert all(v.dtype == torch.float32 and torch.equal(v, stored[k].float()) for k, v in encoder.state_dict().items())
+
+
+def test_commit_install_and_prune_of_a_grid_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("FMLAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(committed, "SCALING", tmp_path / "scaling")
+    r = scaling.run("mae", width=16, steps=3, batch_size=8)
+    folder = scaling.entry_of(r)
+    assert committed.commit_grid_run(folder).name == folder.name
+    again = tmp_path / "elsewhere" / folder.name
+    assert committed.install_grid_run(again) and not committed.install_grid_run(tmp_path / "elsewhere" / "none")
+    assert json.loads((again / "result.json").read_text()) == r
+    (committed.SCALING / "mae-w16-stale").mkdir()
+    assert committed.prune_grid({folder.name}) == [committed.SCALING / "mae-w16-stale"]
