@@ -54,15 +54,15 @@ def row_verdicts(table, n: int, questions, want: dict[str, str] | None = None) -
         raise ValueError(f"row_verdicts: want maps a column to 'higher' or 'lower', got {wrong}")
     rows = {name for ours, theirs, _ in questions for name in (ours, theirs)}
     missing_rows = sorted(rows - set(table.index))
-    missing_cols = [c for c in (*want, "linear_probe", "state") if c not in table.columns]
+    missing_cols = [c for c in want if c not in table.columns]
     if missing_rows or missing_cols:
-        raise ValueError(f"row_verdicts: the questions need rows {sorted(rows)} and columns {list(want)} (and "
-                         f"linear_probe, state); the table lacks rows {missing_rows} and columns {missing_cols}; "
-                         f"build it with latent_table over those encoders, or name the rows it has: "
-                         f"{list(table.index)}")
+        raise ValueError(f"row_verdicts: the questions need rows {sorted(rows)} and columns {list(want)}; the table "
+                         f"lacks rows {missing_rows} and columns {missing_cols}; build it with latent_table over "
+                         f"those encoders, or name the rows it has: {list(table.index)}")
     noise = column_noise(table.columns, n)
-    lines = [f"ties: gaps under {noise['linear_probe']:.2f} (unseen subjects, neighbours: {n} signals) or "
-             f"{noise['state']:.2f} (probes fit and tested on halves)", ""]
+    ties = [f"{within_noise(n):.2f} (measured on all {n} test signals)"] * any(c not in HALF_COLUMNS for c in want)
+    ties += [f"{within_noise(n // 2):.2f} (probes fit and tested on halves)"] * any(c in HALF_COLUMNS for c in want)
+    lines = [f"ties: gaps under {' or '.join(ties)}", ""]
     for ours, theirs, question in questions:
         lines.append(question)
         for col, hope in want.items():

@@ -77,3 +77,25 @@ def collapse_verdict(hist, dim: int, probe_gap: float, noise: float) -> str:
     if shrank:
         return f"the monitors sank ({' and '.join(shrank)}) but the probe is {probe}: a near miss, not a collapse"
     return f"by the rule above this run is not collapsing: both monitors held, and its probe is {probe}"
+
+
+def follows_the_mark(encoder, data: SignalDataset, mark: str = "offset", n: int | None = None, seed: int = 0) -> float:
+    """Does the encoder recognise a signal by a mark it carries (meta[``mark``] [N, C]: a constant per channel, e.g.
+    the electrode offsets of "eeg-offsets") rather than by the signal? For each signal (the first ``n``), compare its
+    features with (a) the same signal under another recording's mark and (b) another signal under its own mark; the
+    share of signals closer to (b). Random features sit well under 0.5; an encoder that matches by the mark nears 1."""
+    from .evaluate import features
+    if not isinstance(data, SignalDataset) or mark not in data.meta or data.meta[mark].shape != data.x.shape[:2]:
+        raise ValueError(f"follows_the_mark: expected a SignalDataset whose meta[{mark!r}] is [N, C] (a constant per "
+                         f"channel, as load('eeg-offsets') gives), got "
+                         f"{type(data).__name__} with meta {sorted(getattr(data, 'meta', {}))}")
+    m = len(data) if n is None else min(n, len(data))
+    if m < 2:
+        raise ValueError(f"follows_the_mark: needs at least 2 signals, got {len(data)}")
+    g = torch.Generator().manual_seed(seed)
+    other = lambda: (torch.arange(m) + torch.randint(1, m, (m,), generator=g)) % m   # noqa: E731 (never itself)
+    j, k = other(), other()
+    x, o = data.x[:m], data.meta[mark][:m, :, None].to(data.x)
+    clean = x - o
+    own, moved, swapped = (F.normalize(features(encoder, v), dim=-1) for v in (x, clean + o[k], clean[j] + o))
+    return float(((own * swapped).sum(-1) > (own * moved).sum(-1)).float().mean())

@@ -22,7 +22,7 @@ def test_half_columns_get_the_noise_of_half_the_test_set():
 def test_row_verdicts_read_each_gap_against_what_we_want():
     lines = row_verdicts(table(), 100, [("default views", "random init", "better than random?"),
                                         ("weak views", "random init", "weak better than random?")])
-    assert lines[:3] == ["ties: gaps under 0.10 (unseen subjects, neighbours: 100 signals) or 0.14 "
+    assert lines[:3] == ["ties: gaps under 0.10 (measured on all 100 test signals) or 0.14 "
                          "(probes fit and tested on halves)", "", "better than random?"]
     assert lines[3] == ("        linear_probe: default views 0.70 vs random init 0.50 (+0.20); we want it higher: "
                         "as hoped")
@@ -34,6 +34,7 @@ def test_row_verdicts_read_each_gap_against_what_we_want():
 
 def test_want_picks_the_columns_and_their_direction():
     lines = row_verdicts(table(), 100, [("default views", "random init", "q")], want={"subject": "higher"})
+    assert lines[0] == "ties: gaps under 0.14 (probes fit and tested on halves)"
     assert lines[3:] == ["             subject: default views 0.60 vs random init 0.30 (+0.30); we want it higher: "
                          "as hoped"]
 
@@ -41,6 +42,7 @@ def test_want_picks_the_columns_and_their_direction():
 @pytest.mark.parametrize("questions, want, says", [
     ([("subject negatives", "random init", "q")], None, r"lacks rows \['subject negatives'\]"),
     ([("default views", "random init", "q")], {"effective_rank": "lower"}, r"columns \['effective_rank'\]"),
+    ([("default views", "random init", "q")], {"follows_the_offsets": "lower"}, r"columns \['follows_the_offsets'\]"),
     ([("default views", "random init", "q")], {"state": "up"}, "'higher' or 'lower', got {'state': 'up'}"),
 ])
 def test_row_verdicts_refuse_what_the_table_cannot_answer(questions, want, says):

@@ -4,13 +4,14 @@ from __future__ import annotations
 from .dataset import SignalDataset, check_signal
 from .pile import resample
 
-SOURCES = ("eeg", "mnist1d", "ucr:NAME")
+SOURCES = ("eeg", "eeg-offsets", "mnist1d", "ucr:NAME")
 
 
 def load(name: str, **kwargs) -> SignalDataset:
     """Load a dataset by name.
 
-    - ``load("eeg", n=2000, seed=0)``: the synthetic EEG-like corpus (see datasets/eeg.md)
+    - ``load("eeg", n=2000, seed=0)``: the synthetic EEG-like corpus (see datasets/eeg.md); ``"eeg-offsets"``: the
+      same with a constant offset on every channel of every recording (a fingerprint: notebook 03's shortcut)
     - ``load("mnist1d", n=4000, seed=0)``: MNIST-1D, generated and cached in FMLAB_CACHE
     - ``load("ucr:GunPoint", split="train")``: a UCR/UEA dataset through aeon (``pad=True``: every series at its
       own length, no resampling)
@@ -21,6 +22,9 @@ def load(name: str, **kwargs) -> SignalDataset:
     if key == "eeg":
         from .eeg import load_eeg
         return load_eeg(**kwargs)
+    if key == "eeg-offsets":  # the same corpus, each recording with its own electrode offsets (notebook 03)
+        from .eeg import ELECTRODE_OFFSET_UV, load_eeg
+        return load_eeg(**{"electrode_offset": ELECTRODE_OFFSET_UV, **kwargs})
     if key == "mnist1d":
         from .mnist1d import load_mnist1d
         return load_mnist1d(**kwargs)

@@ -107,6 +107,18 @@ class BandStop:
         return torch.fft.irfft(spec.masked_fill(stop[:, None, :], 0), n=t, dim=-1)
 
 
+class Offset:
+    """Add a constant to each channel, drawn anew for every view: ``scale`` times the sample's std, times a standard
+    normal (hides any offset a recording carries, e.g. an electrode's DC)."""
+
+    def __init__(self, scale: float = 1.0):
+        self.scale = scale
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, _ = x.shape
+        return x + self.scale * x.std((1, 2), keepdim=True) * torch.randn(b, c, 1, device=x.device, dtype=x.dtype)
+
+
 class Compose:
     """Apply each augmentation in turn; each one only with probability ``p`` if given as (aug, p)."""
 
@@ -146,4 +158,11 @@ def shape_augment() -> Compose:
     return Compose([CropResize(0.6), Scale(0.5, 1.5), Jitter(0.1), (TimeMask(0.15), 0.5)])
 
 
-AUGMENTS = {"default": default_augment, "weak": lambda fs: weak_augment(), "shape": lambda fs: shape_augment()}
+def offset_augment(fs: float) -> Compose:
+    """The default views, each with its own offset on every channel: a recording's offsets no longer find its
+    partner view (notebook 03's fix for the electrode-offset shortcut)."""
+    return Compose([*default_augment(fs).steps, Offset(1.0)])
+
+
+AUGMENTS = {"default": default_augment, "weak": lambda fs: weak_augment(), "shape": lambda fs: shape_augment(),
+            "offsets": offset_augment}

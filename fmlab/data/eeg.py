@@ -32,6 +32,8 @@ CHANNEL_POSITIONS: dict[str, tuple[float, float]] = {
     "T5": (-0.65, -0.47), "P3": (-0.32, -0.43), "Pz": (0.0, -0.4), "P4": (0.32, -0.43), "T6": (0.65, -0.47),
     "O1": (-0.25, -0.76), "O2": (0.25, -0.76),
 }
+# "eeg-offsets": recordings with electrode offsets about as large as the corpus's own std (~12 uV)
+ELECTRODE_OFFSET_UV = 12.0
 CHANNEL_XY = torch.tensor([CHANNEL_POSITIONS[c] for c in CHANNELS])  # [19, 2], CHANNELS order
 STATES = ("eyes_closed", "eyes_open", "task", "drowsy")
 # Share of ``artifact_rate`` each kind gets: P(kind in a sample) = artifact_rate * share.
@@ -149,16 +151,23 @@ def _rhythms(y: torch.Tensor, alpha_peak: torch.Tensor, kind_gain: torch.Tensor,
 
 
 def load_eeg(n: int = 2000, seed: int = 0, subjects: int = 20, length: int = 512, fs: float = 128.0,
-             artifact_rate: float = 0.3, device: str | torch.device | None = None) -> SignalDataset:
+             artifact_rate: float = 0.3, device: str | torch.device | None = None,
+             electrode_offset: float = 0.0) -> SignalDataset:
     """The synthetic EEG corpus: x [n, 19, length] float32 (uV), y [n] int64 into STATES.
 
     meta: "subject" [n] int64, "alpha_peak" [n] float32 (Hz, the alpha rhythm's centre in this
     sample), and one bool flag [n] per artifact kind: "blink", "muscle", "line_noise", "pop".
+    electrode_offset: the std (uV) of a constant offset on every channel of every recording, its own for each
+    (meta "offset" [n, 19]): the DC an unfiltered amplifier keeps, a fingerprint of the recording that says
+    nothing about the state ("eeg-offsets": ELECTRODE_OFFSET_UV). 0 leaves the corpus as it is.
     Subjects and states are balanced (every subject has each state equally often when n is a
     multiple of 4 * subjects; within one sample otherwise), in shuffled order.
     The same seed gives the same tensors (bit-identical on CPU); ``device`` generates there.
     """
     _check(n, seed, subjects, length, fs, artifact_rate)
+    if not (isinstance(electrode_offset, (int, float)) and 0 <= electrode_offset < math.inf):
+        raise ValueError(f"load_eeg(electrode_offset=...): expected a std in uV >= 0, got {electrode_offset!r}; "
+                         f"0 gives no offsets, {ELECTRODE_OFFSET_UV} is about the corpus's own std")
     dev = _device(device)
     g = torch.Generator(device=dev).manual_seed(seed)
     rand = lambda *shape: torch.rand(shape, generator=g, device=dev)    # noqa: E731
@@ -195,6 +204,9 @@ def load_eeg(n: int = 2000, seed: int = 0, subjects: int = 20, length: int = 512
     # clean, and a lower rate flags a subset of the samples a higher one flags.
     flags = _add_artifacts(x, artifact_rate, t, freqs, xy, fs, g)
     meta = {"subject": subject.long(), "alpha_peak": alpha_peak.float(), **flags}
+    if electrode_offset:  # drawn last, so the corpus under the offsets is the one without them
+        meta["offset"] = electrode_offset * randn(n, C)
+        x += meta["offset"][..., None]
     return SignalDataset(x.float(), y, list(STATES), float(fs), meta, name="eeg", channels=list(CHANNELS))
 
 

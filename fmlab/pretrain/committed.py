@@ -28,10 +28,13 @@ from .. import hub
 COURSE = hub.REFERENCES / "course"
 SCALING = hub.REFERENCES / "scaling"
 GRID_OBJECTIVES = ("mae", "next-patch")   # the scaling grids of notebook 10 (cpu profile, seed 0)
-# {name: (objective, objective arguments)}: cpu profile, seed 0, the profile's budget (recipes.run_settings)
+# {name: (objective, arguments: the data, or the objective's)}: cpu profile, seed 0, the profile's budget
+# (recipes.run_settings)
 COURSE_RUNS = {
     "contrastive, weak views": ("contrastive", {"augment": "weak"}),
     "contrastive, subject negatives": ("contrastive", {"negatives": "subject"}),
+    "contrastive, electrode offsets": ("contrastive", {"data": "eeg-offsets"}),
+    "contrastive, electrode offsets, offset views": ("contrastive", {"data": "eeg-offsets", "augment": "offsets"}),
 }
 
 

@@ -60,7 +60,7 @@ class Corpus:
 
 def corpus(data: str = "eeg", n: int = 2000, seed: int = 0, probe_size: int = 1000, device=None,
            pile: str = "cpu") -> Corpus:
-    """eeg / mnist1d: ``n`` generated samples split 75 / 25 (by subject for eeg); pretraining sees the 75 %
+    """eeg / eeg-offsets / mnist1d: ``n`` generated samples split 75 / 25 (by subject for eeg); pretraining sees the 75 %
     without labels, the probe fits on up to ``probe_size`` of them and is tested on the other 25 %.
     ucr:NAME: pretraining and probe fit on the train split, the probe is tested on the test split.
     pile: the broad corpus of that build_pile size (a profile's ``pile``), probed on eeg.
@@ -74,7 +74,7 @@ def corpus(data: str = "eeg", n: int = 2000, seed: int = 0, probe_size: int = 10
     if data.lower().startswith(("ucr:", "uea:")):
         train, test = load(data, split="train"), load(data, split="test")
     else:
-        ds = load(data, n=n, seed=seed, **({"device": device} if data == "eeg" and device is not None else {}))
+        ds = load(data, n=n, seed=seed, **({"device": device} if data.startswith("eeg") and device is not None else {}))
         train, test = ds.split(test_size=0.25, by="subject" if "subject" in ds.meta else None, seed=seed)
     probe_train = train if len(train) <= probe_size else train.subset(fraction=probe_size / len(train), seed=seed)
     return Corpus(train, probe_train, test)

@@ -37,7 +37,10 @@ EXPECTED = {
                        "random_probe_acc": accuracy, "encodes_default": encodes, "encodes_weak": encodes,
                        "encodes_random": encodes, "encodes_subject_negatives": encodes,
                        "subject_negatives_probe_acc": accuracy,
-                       "subject_neighbours": lambda v: len(v) == 4 and all(map(accuracy, v.values()))},
+                       "subject_neighbours": lambda v: len(v) == 4 and all(map(accuracy, v.values())),
+                       "offsets_probe_acc": lambda v: set(v) == {"random init", "default views", "offset views"}
+                       and all(map(accuracy, v.values())),
+                       "follows_the_offsets": lambda v: len(v) == 3 and all(map(accuracy, v.values()))},
     "04_jepa": {"final_loss": finite, "probe_acc": accuracy, "random_probe_acc": accuracy,
                 "eff_rank": lambda v: v >= 1.0, "emb_std": lambda v: v >= 0.0},
     "05_latent_spaces": {"best_probe_acc": accuracy, "latent_table": lambda v: set(v) == {

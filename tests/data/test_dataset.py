@@ -72,5 +72,13 @@ def test_label_budgets():
 
 
 def test_unknown_dataset_lists_known_ones():
-    with pytest.raises(ValueError, match="known: eeg, mnist1d, ucr:NAME"):
+    with pytest.raises(ValueError, match="known: eeg, eeg-offsets, mnist1d, ucr:NAME"):
         fmlab.data.load("imagenet")
+
+
+def test_offset_views_add_a_new_constant_to_every_channel():
+    from fmlab.data.augment import AUGMENTS, Offset
+    x = torch.randn(4, 3, 50)
+    moved = Offset(1.0)(x) - x
+    assert torch.allclose(moved, moved[..., :1].expand_as(moved)) and moved.abs().min() > 0
+    assert "Offset" in repr(AUGMENTS["offsets"](128.0))

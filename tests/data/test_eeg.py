@@ -213,3 +213,13 @@ def test_log_band_power_shapes_and_errors(ds):
         log_band_power(ds.x[:2], ds.fs, bands={"ultra": (70.0, 80.0)})
     with pytest.raises(ValueError, match="float tensor"):
         power_spectrum(torch.zeros(2, 8, dtype=torch.int64), FS)
+
+
+def test_electrode_offsets_are_a_constant_per_channel_on_the_same_corpus():
+    clean, marked = fmlab.data.load("eeg", n=48, seed=3), fmlab.data.load("eeg-offsets", n=48, seed=3)
+    offset = marked.meta["offset"]
+    assert offset.shape == (48, 19) and 8 < float(offset.std()) < 16        # ELECTRODE_OFFSET_UV = 12
+    assert torch.allclose(marked.x - offset[..., None], clean.x, atol=1e-4)
+    assert torch.equal(marked.y, clean.y) and "offset" not in clean.meta
+    with pytest.raises(ValueError, match="electrode_offset"):
+        load_eeg(n=8, electrode_offset=-1.0)

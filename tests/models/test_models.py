@@ -99,3 +99,20 @@ def test_config_roundtrip():
     import json
     assert EncoderConfig.from_dict(json.loads(cfg.to_json())) == cfg
     assert set(PRESETS) == {"tiny", "small", "medium", "base"}
+
+
+def test_follows_the_mark_tells_an_encoder_that_reads_the_offsets_from_one_that_cannot():
+    from fmlab.data import load
+    from fmlab.evaluate_geometry import follows_the_mark
+    from fmlab.models import Encoder, EncoderConfig
+
+    class ReadsTheOffsets(Encoder):
+        def embed(self, x, **_):
+            return x.mean(-1)                      # each channel's mean: the mark, plus a little of the signal
+
+    marked = load("eeg-offsets", n=64, seed=0)
+    config = EncoderConfig(channels=19, length=512, patch_size=64)
+    assert follows_the_mark(ReadsTheOffsets(config), marked) > 0.9
+    assert follows_the_mark(Encoder(config), marked) == 0.0    # norm="instance" removes each channel's mean
+    with pytest.raises(ValueError, match="meta\\['offset'\\]"):
+        follows_the_mark(Encoder(config), load("eeg", n=8))
