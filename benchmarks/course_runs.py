@@ -1,7 +1,7 @@
 """Make the comparison runs a notebook loads instead of training (fmlab.pretrain.committed.COURSE_RUNS), in the cpu
-profile, and commit them under fmlab/references/course/ in half precision; and the cpu scaling grid of notebook 10
-(fmlab.scaling.grid of committed.GRID_OBJECTIVES) under fmlab/references/scaling/. Run it again after any change to the cpu
-profile's pretraining (tests/pretrain/test_committed.py says when).
+profile, and commit them under fmlab/references/course/ in half precision; and the cpu scaling grid of notebook
+10 (fmlab.scaling.grid of committed.GRID_OBJECTIVES) under fmlab/references/scaling/. Run it again after any change
+to the cpu profile's pretraining (tests/pretrain/test_committed.py says when).
 
     python benchmarks/course_runs.py [--threads N] [--retrain]
 

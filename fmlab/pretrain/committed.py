@@ -10,9 +10,10 @@ trains the run that tests the law).
 
     fmlab/references/scaling/<cache entry name>/encoder.safetensors, result.json   one scaling-grid run
 
-``pretrained()`` (and ``scaling.run``) looks here when its cache has no entry of the same settings and copies the run in (weights back
-in float32); other settings (another seed, profile or budget) train as before. ``benchmarks/course_runs.py`` makes
-the runs of COURSE_RUNS again after a change of the cpu profile, which tests/pretrain/test_committed.py catches.
+``pretrained()`` (and ``scaling.run``) looks here when its cache has no entry of the same settings and copies the run
+in (weights back in float32); other settings (another seed, profile or budget) train as before.
+``benchmarks/course_runs.py`` makes the runs of COURSE_RUNS and the grid again after a change of the cpu profile,
+which tests/pretrain/test_committed.py catches.
 """
 from __future__ import annotations
 
@@ -80,9 +81,7 @@ def commit(name: str, objective: torch.nn.Module, folder: Path) -> Path:
 def prune(keep: set[str]) -> list[Path]:
     """Remove the committed runs whose folder is not in ``keep`` (runs of earlier settings), and the index entries of
     names no longer in COURSE_RUNS; returns the folders removed."""
-    removed = [old for old in COURSE.iterdir() if old.is_dir() and old.name not in keep]
-    for old in removed:
-        shutil.rmtree(old)
+    removed = _remove_all_but(COURSE, keep)
     _write_index({name: run for name, run in index().items() if name in COURSE_RUNS})
     return removed
 
@@ -100,7 +99,8 @@ def install_grid_run(folder: Path) -> bool:
 
 
 def commit_grid_run(folder: Path) -> Path:
-    """Write the complete scaling-grid cache entry ``folder`` under SCALING/<folder.name>, the encoder in half precision."""
+    """Write the complete scaling-grid cache entry ``folder`` under SCALING/<folder.name>, the encoder in half
+    precision."""
     target = SCALING / folder.name
     target.mkdir(parents=True, exist_ok=True)
     _copy_weights(folder / "encoder.safetensors", target / "encoder.safetensors", torch.float16)
@@ -111,7 +111,11 @@ def commit_grid_run(folder: Path) -> Path:
 
 def prune_grid(keep: set[str]) -> list[Path]:
     """Remove the committed scaling-grid runs whose folder is not in ``keep``; returns the folders removed."""
-    removed = [old for old in SCALING.iterdir() if old.is_dir() and old.name not in keep] if SCALING.exists() else []
+    return _remove_all_but(SCALING, keep)
+
+
+def _remove_all_but(folder: Path, keep: set[str]) -> list[Path]:
+    removed = [old for old in folder.iterdir() if old.is_dir() and old.name not in keep] if folder.exists() else []
     for old in removed:
         shutil.rmtree(old)
     return removed

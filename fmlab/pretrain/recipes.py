@@ -60,8 +60,8 @@ class Corpus:
 
 def corpus(data: str = "eeg", n: int = 2000, seed: int = 0, probe_size: int = 1000, device=None,
            pile: str = "cpu") -> Corpus:
-    """eeg / eeg-offsets / mnist1d: ``n`` generated samples split 75 / 25 (by subject for eeg); pretraining sees the 75 %
-    without labels, the probe fits on up to ``probe_size`` of them and is tested on the other 25 %.
+    """eeg / eeg-offsets / mnist1d: ``n`` generated samples split 75 / 25 (by subject for eeg); pretraining sees the
+    75 % without labels, the probe fits on up to ``probe_size`` of them and is tested on the other 25 %.
     ucr:NAME: pretraining and probe fit on the train split, the probe is tested on the test split.
     pile: the broad corpus of that build_pile size (a profile's ``pile``), probed on eeg.
     ``device``: where eeg is generated (on a GPU no host loader bounds the step; the numbers differ from a

@@ -81,7 +81,8 @@ def grid_cells():
 
 def test_every_cell_of_the_cpu_scaling_grid_is_committed_with_todays_settings():
     missing = [s for _, s in grid_cells() if not (committed.SCALING / scaling.entry(s).name / "result.json").exists()]
-    assert not missing, f"{len(missing)} cpu grid runs are not committed ({missing[0]}): run python benchmarks/course_runs.py"
+    assert not missing, (f"{len(missing)} cpu grid runs are not committed ({missing[0]}): "
+                         f"run python benchmarks/course_runs.py")
     assert {p.name for p in committed.SCALING.iterdir()} == {scaling.entry(s).name for _, s in grid_cells()}
 
 
