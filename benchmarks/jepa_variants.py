@@ -1,0 +1,104 @@
+"""JEPA variants at cpu size, for issue 19 item 2 (BENCHMARKS.md, "JEPA at cpu size: what was tried"): one run of
+fmlab's JEPA with another target, mask or a variance floor, its online probe (state of unseen subjects) every
+``--curve`` steps, appended to benchmarks/results/jepa-variants-cpu.json.
+
+    python benchmarks/jepa_variants.py NAME '{"steps": 300, "curve": 50, "target": "mean-of-blocks", "var": 1.0}'
+
+Keys: steps (100), batch (128), lr (1e-3), curve (0: probe at the end only), target ("layer-norm": fmlab's, the last
+block's tokens layer-normalised; "standardised": the last block before its norm, standardised per feature over
+the batch; "mean-of-blocks": every block's tokens so standardised, averaged, standardised again; "raw": MAE's raw
+patches), var (weight of a VICReg variance floor on the context tokens), objective ("jepa", or "mae" for the
+shape of MAE's curve), and any argument of fmlab.pretrain.JEPA / MAE (mask_kind, mask_ratio, momentum,
+predictor_depth, ...). Seed 0, the small encoder on the cpu profile's eeg corpus (4,000 signals).
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.append(sys.path.pop(0))  # this folder last: benchmarks/mnist1d.py must not hide the mnist1d package
+from provenance import command, device_info  # noqa: E402
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from fmlab.evaluate import linear_probe, online_probe  # noqa: E402
+from fmlab.masking import make_mask  # noqa: E402
+from fmlab.models import Encoder  # noqa: E402
+from fmlab.pretrain.jepa import JEPA  # noqa: E402
+from fmlab.pretrain.mae import MAE, MaskedDecoder  # noqa: E402
+from fmlab.pretrain.recipes import corpus, encoder_config  # noqa: E402
+from fmlab.train import fit, seeded  # noqa: E402
+
+RESULT = Path(__file__).parent / "results" / "jepa-variants-cpu.json"
+
+
+def standardise(t: torch.Tensor) -> torch.Tensor:
+    """[B, N, D] -> each feature to mean 0, std 1 over the batch and its tokens."""
+    return (t - t.mean((0, 1))) / (t.std((0, 1)) + 1e-6)
+
+
+class Variant(JEPA):
+    def __init__(self, encoder, target: str = "layer-norm", var: float = 0.0, **kwargs):
+        super().__init__(encoder, **kwargs)
+        self.target_kind, self.var = target, var
+        if target == "raw":
+            c = encoder.config
+            self.predictor = MaskedDecoder(encoder, c.patch_size, kwargs.get("predictor_dim"),
+                                           kwargs.get("predictor_depth", 2))
+
+    @torch.no_grad()
+    def targets(self, x: torch.Tensor) -> torch.Tensor:
+        if self.target_kind == "raw":
+            return self.target_encoder.patches(x)
+        if self.target_kind == "layer-norm":
+            tokens = self.target_encoder(x)[:, 1:].float()
+            return F.layer_norm(tokens, tokens.shape[-1:])
+        outs = []
+        hooks = [b.register_forward_hook(lambda m, i, o: outs.append(o)) for b in self.target_encoder.blocks]
+        self.target_encoder(x)
+        for h in hooks:
+            h.remove()
+        used = outs if self.target_kind == "mean-of-blocks" else outs[-1:]
+        return standardise(sum(standardise(o[:, 1:].float()) for o in used) / len(used))
+
+    def forward(self, x: torch.Tensor) -> dict:
+        x = self.encoder.fold(x)
+        ch, p = x.shape[1], self.encoder.num_patches(x.shape[-1])
+        keep, masked = make_mask(self.mask_kind, len(x), ch, p, self.mask_ratio, device=x.device)
+        ctx = self.encoder(x, keep=keep)
+        pred = self.predictor(ctx, keep, ch, p)
+        loss = F.smooth_l1_loss(pred.float()[masked], self.targets(x)[masked])
+        if self.var:  # VICReg's variance floor: every feature of the context tokens keeps a std of at least 1
+            loss = loss + self.var * F.relu(1 - ctx[:, 1:].float().reshape(-1, ctx.shape[-1]).std(0)).mean()
+        return {"loss": loss}
+
+
+def main(argv=None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 2:
+        raise SystemExit(__doc__)
+    name, cfg = argv[0], json.loads(argv[1])
+    steps, batch, lr, curve = cfg.pop("steps", 100), cfg.pop("batch", 128), cfg.pop("lr", 1e-3), cfg.pop("curve", 0)
+    objective = cfg.pop("objective", "jepa")
+    c = corpus("eeg", n=4000, seed=0)
+    with seeded(0):
+        encoder = Encoder(encoder_config("small", c.unlabelled))
+        obj = Variant(encoder, **cfg) if objective == "jepa" else MAE(encoder, **cfg)
+    t0 = time.perf_counter()
+    hist = fit(obj, c.unlabelled, steps=steps, batch_size=batch, lr=lr, seed=0, progress=False,
+               eval_every=curve or steps, evaluate=online_probe(encoder, c.probe_train, c.probe_test) if curve else None)
+    row = {"name": name, "objective": objective, "steps": steps, "batch": batch, "lr": lr, "args": cfg,
+           "probe": round(linear_probe(encoder, c.probe_train, c.probe_test), 4),
+           "curve": hist.metrics.get("probe_acc") if curve else None, "seconds": round(time.perf_counter() - t0, 1),
+           "device": device_info(), "command": command(__file__, argv)}
+    doc = json.loads(RESULT.read_text()) if RESULT.exists() else {"benchmark": "jepa_variants", "runs": []}
+    doc["runs"].append(row)
+    RESULT.write_text(json.dumps(doc, indent=1) + "\n")
+    print(json.dumps(row))
+
+
+if __name__ == "__main__":
+    main()
