@@ -25,14 +25,34 @@ def in_notebook() -> bool:
         return False
 
 
+def progress_bar(total: int, desc: str, initial: int = 0, disable: bool = False):
+    """tqdm.auto's bar. In a notebook its output is rewritten when it closes, so that a saved notebook (a static
+    report, where no widget runs) shows the finished bar, "100%| 300/300", and not the empty one it began as."""
+    from tqdm.auto import tqdm
+    from tqdm.notebook import tqdm_notebook
+    if disable or not (issubclass(tqdm, tqdm_notebook) and in_notebook()):
+        return tqdm(total=total, initial=initial, desc=desc, leave=True, disable=disable)
+    from IPython.display import display
+
+    class SavedBar(tqdm):
+        def close(self):
+            super().close()
+            if getattr(self, "handle", None) is not None:
+                self.handle.update(self.container)  # the widget again, with its text form as it is now
+                self.handle = None
+
+    bar = SavedBar(total=total, initial=initial, desc=desc, leave=True, display=False)
+    bar.handle = display(bar.container, display_id=True)
+    return bar
+
+
 class Display:
     """The progress bar (when ``enabled``) and the live plot (``live``; default: in a notebook) of one fit()."""
 
     def __init__(self, enabled: bool, live: bool | None, total: int, initial: int):
         self.bar = None
         if enabled:
-            from tqdm.auto import tqdm
-            self.bar = tqdm(total=total, initial=initial, desc="fit", leave=True)
+            self.bar = progress_bar(total=total, initial=initial, desc="fit")
         self.plot = LivePlot() if (live if live is not None else enabled and in_notebook()) else None
 
     def update(self, hist) -> None:

@@ -27,6 +27,7 @@ from .data import SignalDataset
 from .data.synthetic import generate_mixture
 from .models import Encoder, EncoderConfig
 from .profiles import cache_dir, get_profile
+from .progress import progress_bar
 from .train import fit, seeded
 
 LENGTH, PATCH = 128, 8            # every series: 16 tokens of 8 samples
@@ -126,8 +127,7 @@ def grid(objective: str, widths=None, steps=None, profile: str | None = None, ba
     p = get_profile(profile)
     widths, steps = widths or p.scaling_widths, steps or p.scaling_steps
     cells = [(w, s) for w in widths for s in steps]
-    from tqdm.auto import tqdm
-    bar = tqdm(total=len(cells), desc=f"scaling grid ({objective})", disable=not progress)
+    bar = progress_bar(total=len(cells), desc=f"scaling grid ({objective})", disable=not progress)
     out = []
     for w, s in cells:
         out.append(run(objective, w, s, batch_size or p.scaling_batch_size))
