@@ -15,7 +15,7 @@ from ..viz.embedding import check_features, cosine_knn
 from ..viz.latent import check_embedding, interactive_scatter, sample_facts
 from ..viz.offline import plotly_html
 from ..viz.style import channel_indices
-from .live import WatchedFigure, widget_bundle
+from .live import WatchedFigure, update_traces, widget_bundle
 
 
 class LatentExplorer:
@@ -82,10 +82,9 @@ class LatentExplorer:
     def _ring(self, index: int) -> None:
         """Point the map's two highlight traces (the last two) at sample ``index`` and its neighbours."""
         near = [j for j, _ in self.nearest(index)]
-        ring, cross = self.figure.data[-2:]
-        with self.figure.batch_update():
-            ring.x, ring.y, ring.customdata = self.emb[near, 0], self.emb[near, 1], near
-            cross.x, cross.y, cross.customdata = self.emb[[index], 0], self.emb[[index], 1], [index]
+        update_traces(self.figure, [{}] * (len(self.figure.data) - 2) + [
+            dict(x=self.emb[near, 0], y=self.emb[near, 1], customdata=near),
+            dict(x=self.emb[[index], 0], y=self.emb[[index], 1], customdata=[index])])
 
     def neighbours_html(self, index: int) -> str:
         """The neighbours of sample ``index`` as an HTML table: index, state, subject, artifacts, distance."""
@@ -126,10 +125,7 @@ class LatentExplorer:
             if self.listing is not None:
                 self.listing.value = self.neighbours_html(self.selected)
         if self.signal is not None:  # the live panel: new numbers for the same traces, and the title
-            with self.signal.batch_update():
-                for live, new in zip(self.signal.data, fig.data):
-                    live.y = new.y
-                self.signal.layout.title.text = fig.layout.title.text
+            update_traces(self.signal, [{"y": new.y} for new in fig.data], {"title.text": fig.layout.title.text})
             self.live_map.sent()
             self.live_signal.sent()
         return fig

@@ -23,6 +23,25 @@ def widget_bundle(widget, include=None, exclude=None) -> dict:
     return dict(bundle[0] if isinstance(bundle, tuple) else bundle)
 
 
+def update_traces(fig, traces: list[dict], layout: dict | None = None) -> None:
+    """Give the traces of the FigureWidget ``fig`` new values (one dict per trace, in order; {} leaves a trace as it
+    is) and its layout new ``layout`` values ("title.text": ...). The traces whose changed properties are the same
+    go in one message, the layout in another. One batch over traces that change different properties would send,
+    for a property some of them leave as it is, a hole that plotly's page writes into its copy of those traces;
+    from then on the page answers no edit of the figure (and its watch remakes it)."""
+    groups: dict[frozenset, list] = {}
+    for trace, values in zip(fig.data, traces):
+        changed = {k: v for k, v in values.items() if not type(trace)._vals_equal(trace[k], v)}  # plotly's own test
+        if changed:
+            groups.setdefault(frozenset(changed), []).append((trace, changed))
+    for group in groups.values():
+        with fig.batch_update():
+            for trace, changed in group:
+                trace.update(changed)
+    if layout:
+        fig.update_layout(layout)
+
+
 def when_not_applied(fig, seconds: float, rebuild) -> None:
     """Call ``rebuild(fig)`` if the page has not applied the last trace edit sent to the FigureWidget ``fig``
     within ``seconds``. anywidget 0.11 gives each widget 2 s from its creation to load its code, and a plotly
@@ -46,12 +65,10 @@ def when_not_applied(fig, seconds: float, rebuild) -> None:
 class WatchedFigure:
     """A plotly FigureWidget (``figure``) in a box of its own (``box``, what a panel shows), made anew from its
     present state (zoom included) when its page drops updates: call ``sent()`` after each update of ``figure``. Once
-    the page draws it, it gets an edit that draws nothing, so a page that drops updates is found before anyone
+    the page has drawn it, it gets an edit that draws nothing, so a page that drops updates is found before anyone
     touches a control. ``on_click(trace, points, state)`` is wired to every trace, of each new figure too."""
 
-    # Made anew once at most. A page that drops updates to a new widget too is not helped by more, and the edit a
-    # figure gets when first drawn often goes unanswered on a page that works (seen in Voila with four figures):
-    # each remake costs a few seconds in which a click on that figure is lost.
+    # Made anew once at most: a page that drops updates to a new widget too is not helped by more.
     MOST = 1
 
     def __init__(self, fig, css: str, seconds: float = 3.0, on_click=None):
@@ -66,10 +83,33 @@ class WatchedFigure:
         live.add_class(self.css)
         for trace in live.data if self.on_click is not None else ():
             trace.on_click(self.on_click)
-        live.observe(lambda change: change["new"] and not change["old"] and self._probe(live), names="_view_count")
+        live._fmlab_probes, made = 0, live._last_trace_edit_id
+        # The drawn signal: a view answers with its trace deltas, for the edit it was drawn at, once its first plot
+        # is made (plotly's perform_render). An edit sent before that, when the view merely exists, often goes
+        # unanswered on a page that works, so the probe waits for it; a view that has not drawn ``seconds`` after
+        # it appeared is probed then, and again once it draws. An answer to a later edit shows the page applies
+        # updates: no probe is needed.
+        live.observe(lambda change: change["new"] and self._answered(live, change["new"]["trace_edit_id"], made),
+                     names="_js2py_traceDeltas")
+        live.observe(lambda change: change["new"] and not change["old"] and self._probe_later(live),
+                     names="_view_count")
         return live
 
+    def _answered(self, live, edit: int, made: int) -> None:
+        if edit != made:
+            live._fmlab_probes = 2  # it applied an edit sent after it was made: its page works
+        elif live._fmlab_probes == 0 or (live._fmlab_probes == 1 and live._last_trace_edit_id != edit):
+            self._probe(live)  # drawn now; a probe sent before it drew may have been dropped
+
+    def _probe_later(self, live) -> None:
+        import asyncio
+        try:
+            asyncio.get_running_loop().call_later(self.seconds, lambda: live._fmlab_probes == 0 and self._probe(live))
+        except RuntimeError:  # no kernel event loop: no page
+            pass
+
     def _probe(self, live) -> None:
+        live._fmlab_probes += 1
         with live.batch_update():
             live.data[0].meta = (live.data[0].meta or 0) + 1  # free data of the trace: nothing to draw
         when_not_applied(live, self.seconds, self._rebuild)

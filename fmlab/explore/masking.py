@@ -23,7 +23,7 @@ from ..data.dataset import SignalDataset
 from ..masking import MASK_KINDS, patchify
 from ..viz.offline import plotly_html
 from ..viz.style import PALETTE, channel_indices, channel_label, time_axis
-from .live import WatchedFigure, static_note, widget_bundle, wire
+from .live import WatchedFigure, static_note, update_traces, widget_bundle, wire
 from .reconstruction import ReconstructionExplorer
 
 ORIGINAL, SEEN, MAE_COLOR, SPECTRUM_COLOR = "#8c8c8c", PALETTE[0], PALETTE[3], PALETTE[2]
@@ -207,12 +207,8 @@ class MaskingExplorer(ReconstructionExplorer):
         if self.drawn is None:
             self.drawn = self._empty_figure()
         data, titles, title = self._trace_data(out, self.state["channel"], self.state["patch"])
-        with self.plot.batch_update():
-            for trace, values in zip(self.plot.data, data):
-                trace.update(values)
-            for note, text in zip(self.plot.layout.annotations, titles):
-                note.text = text
-            self.plot.layout.title.text = title
+        notes = {f"annotations[{i}].text": text for i, text in enumerate(titles[:len(self.plot.layout.annotations)])}
+        update_traces(self.plot, data, {**notes, "title.text": title})
         if self.live is not None:
             self.live.sent()
 

@@ -97,14 +97,15 @@ def opened(explorer, page, traffic):
         page.screenshot(path=str(SHOTS / "explorer-not-ready.png"), full_page=True)
         raise AssertionError(f"the explorer page did not draw its panels:\n{log.read_text()[-4000:]}") from None
     print(f"\nexplorer page drawn {time.perf_counter() - t0:.1f} s after opening it (Voila runs the notebook first)")
-    t1, last, since = time.perf_counter(), None, time.perf_counter()
+    t1, last, since, seen = time.perf_counter(), None, time.perf_counter(), set()
     while time.perf_counter() - since < SETTLED_SECONDS and time.perf_counter() - t1 < PAGE_SECONDS:
         now = page.evaluate(FIGURES)
+        seen.update(now.split(","))
         if now != last:
             last, since = now, time.perf_counter()
         time.sleep(0.5)
-    print(f"its live figures settled {since - t1:.1f} s later (a figure whose page dropped its first update is made "
-          f"anew; a click before that is lost)")
+    print(f"its live figures settled {since - t1:.1f} s later, {len(seen - set(last.split(',')))} of them made anew "
+          f"(a figure whose page dropped its first update is; a click on it before that is lost)")
     page.evaluate(KEPT)
     return page
 

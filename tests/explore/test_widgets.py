@@ -272,18 +272,42 @@ def test_masking_and_adaptation_figures_are_made_anew_when_their_page_drops_upda
     assert "fmlab-masking-plot" in masking.plot._dom_classes and "fmlab-adapt-chart" in adapting.chart._dom_classes
 
 
+def test_trace_updates_never_send_a_property_with_holes():
+    """Traces that change different properties go in different messages: a message listing a property for
+    several traces where some keep theirs (plotly's Undefined) makes the page stop answering the figure."""
+    import plotly.graph_objects as go
+    from plotly.basedatatypes import Undefined
+    from fmlab.explore.live import update_traces
+    fig = go.FigureWidget([go.Scatter(x=[0, 1], y=[1, 2]), go.Scatter(x=[0, 1, 2], y=[3, 4, 5]),
+                           go.Heatmap(z=[[1, 2], [3, 4]])])
+    sent = []
+    for name in ("_py2js_restyle", "_py2js_update"):
+        fig.observe(lambda change: change["new"] and sent.append(change["new"]), names=name)
+    update_traces(fig, [dict(x=[0, 1], y=[5, 6]), dict(x=[1, 2, 3], y=[7, 8, 9]), dict(z=[[0, 0], [0, 0]])],
+                  {"title.text": "new"})
+    data = [d for d in (m.get("restyle_data", m.get("style_data")) for m in sent) if d]  # {}: the layout's
+    assert all(v is not Undefined for d in data for values in d.values() for v in values), data
+    assert sorted(sorted(d) for d in data) == [["x", "y"], ["y"], ["z"]]  # trace 0 keeps its x: a message of its own
+    assert (list(fig.data[0].y), list(fig.data[1].x), fig.layout.title.text) == ([5, 6], [1, 2, 3], "new")
+
+
 def test_latent_figures_are_probed_when_the_page_draws_them():
-    """Before any click: a figure whose page never answers the edit it gets on being drawn is made anew."""
+    """Before any click: each figure gets an edit that draws nothing once its page reports the first draw (or, if
+    it never does, STALE_SECONDS after its view appears); a figure whose page leaves that unanswered is made anew."""
     import asyncio
     ex = LatentExplorer(np.random.default_rng(0).normal(size=(30, 2)), sine_classes(30))
     ex.STALE_SECONDS = 0.05
     ex.widget
     first_map, first_signal = ex.scatter, ex.signal
+    made = first_map._last_trace_edit_id
 
     async def drawn() -> None:
         for fig in (ex.scatter, ex.signal):
-            fig._view_count = 1  # what the page reports once a view is drawn
-        applied(ex.scatter)
+            fig._view_count = 1  # a view of each exists
+        assert first_map._last_trace_edit_id == made  # no edit yet: a view that merely exists often drops it
+        applied(ex.scatter)  # the map's page reports its first plot ...
+        assert first_map._last_trace_edit_id == made + 1  # ... and gets the probe at once
+        applied(ex.scatter)  # which it answers; the signal's page never says a word
         await asyncio.sleep(0.3)
 
     asyncio.run(drawn())
