@@ -15,6 +15,8 @@ def wire(controls: dict, update, css: str) -> None:
     for key, control in controls.items():
         control.observe(lambda change, key=key: update(**{key: change["new"]}), names="value")
         control.add_class(f"{css}-{key}")
+        if hasattr(control.style, "description_width"):
+            control.style.description_width = "initial"  # the whole label ("labels / class"), not its first letters
 
 
 def widget_bundle(widget, include=None, exclude=None) -> dict:
@@ -79,26 +81,33 @@ class WatchedFigure:
 
     def _make(self, fig):
         import plotly.graph_objects as go
+        fig = go.Figure(fig)  # a copy: an edit of the widget before its page exists would not reach the page
+        # plotly's toolbar stands upright in the right margin, where it covers no panel title
+        fig.update_layout(modebar_orientation="v", margin_r=max(fig.layout.margin.r or 0, 40))
         live = go.FigureWidget(fig)
         live.add_class(self.css)
         for trace in live.data if self.on_click is not None else ():
             trace.on_click(self.on_click)
-        live._fmlab_probes, made = 0, live._last_trace_edit_id
+        live._fmlab_probes, live._fmlab_works, made = 0, False, live._last_trace_edit_id
         # The drawn signal: a view answers with its trace deltas, for the edit it was drawn at, once its first plot
         # is made (plotly's perform_render). An edit sent before that, when the view merely exists, often goes
         # unanswered on a page that works, so the probe waits for it; a view that has not drawn ``seconds`` after
         # it appeared is probed then, and again once it draws. An answer to a later edit shows the page applies
-        # updates: no probe is needed.
+        # updates: no more probes.
         live.observe(lambda change: change["new"] and self._answered(live, change["new"]["trace_edit_id"], made),
                      names="_js2py_traceDeltas")
         live.observe(lambda change: change["new"] and not change["old"] and self._probe_later(live),
                      names="_view_count")
         return live
 
+    # Probes before a figure is made anew: on a busy page (Voila still running cells, a loaded CPU) one sent as the
+    # view draws can go unanswered although the page works; one that drops updates drops every one.
+    PROBES = 2
+
     def _answered(self, live, edit: int, made: int) -> None:
         if edit != made:
-            live._fmlab_probes = 2  # it applied an edit sent after it was made: its page works
-        elif live._fmlab_probes == 0 or (live._fmlab_probes == 1 and live._last_trace_edit_id != edit):
+            live._fmlab_works = True  # it applied an edit sent after it was made
+        elif not live._fmlab_works and (live._fmlab_probes == 0 or live._last_trace_edit_id != edit):
             self._probe(live)  # drawn now; a probe sent before it drew may have been dropped
 
     def _probe_later(self, live) -> None:
@@ -109,10 +118,19 @@ class WatchedFigure:
             pass
 
     def _probe(self, live) -> None:
+        if live._fmlab_works or live._fmlab_probes >= self.PROBES:
+            return
         live._fmlab_probes += 1
         with live.batch_update():
             live.data[0].meta = (live.data[0].meta or 0) + 1  # free data of the trace: nothing to draw
-        when_not_applied(live, self.seconds, self._rebuild)
+        when_not_applied(live, self.seconds, self._unanswered)
+
+    def _unanswered(self, stale) -> None:
+        """A probe stayed unanswered: probe again, or once PROBES went unanswered, make the figure anew."""
+        if stale._fmlab_probes < self.PROBES:
+            self._probe(stale)
+        else:
+            self._rebuild(stale)
 
     def sent(self) -> None:
         """Watch the update just sent: unapplied after ``seconds``, the figure is made anew."""

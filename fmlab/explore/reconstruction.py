@@ -18,14 +18,14 @@ import torch
 
 from ..data.dataset import SignalDataset
 from ..masking import MASK_KINDS
-from ..viz.reconstruction import plot_reconstruction
+from ..viz.reconstruction import default_channels, plot_reconstruction
 from .live import widget_bundle
 
 
 class ReconstructionExplorer:
-    """A trained MAE and the signals data.x [N, C, T] it reconstructs. ``channels``: rows to draw
-    (default the most hidden). The mask is drawn from ``seed`` each time, so moving a slider away and
-    back gives the same picture."""
+    """A trained MAE and the signals data.x [N, C, T] it reconstructs. ``channels``: rows to draw (default the
+    most hidden when a sample and mask kind are first drawn, the same at every ratio). The mask is drawn from
+    ``seed`` each time, so moving a slider away and back gives the same picture."""
 
     def __init__(self, mae, data: SignalDataset | torch.Tensor, fs: float | None = None, names=None,
                  channels=None, seed: int = 0):
@@ -43,6 +43,7 @@ class ReconstructionExplorer:
         self.names = names if names is not None else getattr(data, "channels", None)
         self.state = dict(ratio=float(mae.mask_ratio), kind=mae.mask_kind, index=0)
         self._widget = self._output = self.shown = None
+        self._picked = {}  # (kind, sample) -> the channels drawn for it
 
     def reconstruct(self, model, ratio: float, kind: str, index: int) -> dict:
         """``model``.reconstruct() of sample ``index`` (a batch of one) under the mask drawn from ``seed``:
@@ -67,7 +68,11 @@ class ReconstructionExplorer:
         """Mask sample ``index`` with ``kind`` at ``ratio`` and draw the reconstruction (ValueError if the
         mask cannot be made, e.g. a ratio that hides every channel)."""
         res = self.reconstruct(self.mae, ratio, kind, index)
-        return plot_reconstruction(res, channels=self.channels, names=self.names, fs=self.fs,
+        # by default the channels most hidden when this sample and kind are first drawn, kept while the ratio
+        # moves: the same traces at every ratio, to compare
+        channels = self.channels if self.channels is not None else self._picked.setdefault(
+            (kind, index), default_channels(res))
+        return plot_reconstruction(res, channels=channels, names=self.names, fs=self.fs,
                                    label=f"sample {index}, {kind} mask at ratio {ratio:.2f}")
 
     def render(self, ratio: float, kind: str, index: int):

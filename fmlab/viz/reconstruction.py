@@ -52,6 +52,11 @@ def _default_channels(masked: np.ndarray) -> list[int]:
     return sorted(set(order[:3].tolist() + order[-1:].tolist()))
 
 
+def default_channels(result: dict, index: int = 0) -> list[int]:
+    """The channels plot_reconstruction draws for sample ``index`` of a reconstruct() result by default."""
+    return _default_channels(_unpack(result, index, ("input", "masked", "error"), "default_channels")[1])
+
+
 def plot_reconstruction(result: dict, index: int = 0, channels=None, names=None, fs: float | None = None,
                         label: str | None = None):
     """MAE.reconstruct() output, sample ``index``: for a few ``channels`` (default: see _default_channels) the

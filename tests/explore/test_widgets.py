@@ -293,7 +293,8 @@ def test_trace_updates_never_send_a_property_with_holes():
 
 def test_latent_figures_are_probed_when_the_page_draws_them():
     """Before any click: each figure gets an edit that draws nothing once its page reports the first draw (or, if
-    it never does, STALE_SECONDS after its view appears); a figure whose page leaves that unanswered is made anew."""
+    it never does, STALE_SECONDS after its view appears); a figure whose page leaves PROBES of them unanswered is
+    made anew."""
     import asyncio
     ex = LatentExplorer(np.random.default_rng(0).normal(size=(30, 2)), sine_classes(30))
     ex.STALE_SECONDS = 0.05
@@ -308,10 +309,11 @@ def test_latent_figures_are_probed_when_the_page_draws_them():
         applied(ex.scatter)  # the map's page reports its first plot ...
         assert first_map._last_trace_edit_id == made + 1  # ... and gets the probe at once
         applied(ex.scatter)  # which it answers; the signal's page never says a word
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.5)
 
     asyncio.run(drawn())
     assert ex.scatter is first_map and ex.signal is not first_signal and ex.rebuilt == 1
+    assert first_signal._fmlab_probes == ex.live_signal.PROBES > 1  # asked again before giving up on it
     assert ex.signal.layout.title.text == first_signal.layout.title.text
     assert "fmlab-latent-signal" in ex.signal._dom_classes
 

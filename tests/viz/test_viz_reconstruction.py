@@ -165,3 +165,17 @@ def test_the_two_error_numbers_of_a_reconstruction_are_one_number(x, ratio):
     title = float(re.search(r"error on the hidden patches = ([0-9.]+)", fig.axes[0].get_title()).group(1))
     mean = float(re.search(r"mean ([0-9.e+-]+)", fig.axes[1].get_title()).group(1))
     assert mean == pytest.approx(title, rel=0.02), (title, mean)
+
+
+def test_explorer_draws_the_same_channels_at_every_ratio():
+    """The rows drawn are picked when a sample and mask kind are first drawn and kept while the ratio moves (the
+    most hidden channels of each ratio's own mask differ, which made the traces jump)."""
+    many = torch.randn(B, 8, T, generator=torch.Generator().manual_seed(1))
+    ex = ReconstructionExplorer(tiny(channels=8), many)
+    rows = lambda fig: [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    own = {r: R.default_channels(ex.reconstruct(ex.mae, r, "channel", 0)) for r in (0.25, 0.5, 0.75)}
+    assert len({tuple(v) for v in own.values()}) > 1  # each ratio alone would pick other rows
+    first = rows(ex.figure(0.25, "channel", 0))
+    assert all(rows(ex.figure(r, "channel", 0)) == first for r in (0.5, 0.75))
+    assert rows(ex.figure(0.75, "channel", 1)) == rows(R.plot_reconstruction(
+        ex.reconstruct(ex.mae, 0.75, "channel", 1), label="x"))  # another sample: picked afresh
