@@ -5,6 +5,8 @@
     alignment(features(enc, x1), features(enc, x2))   # do the two views of a signal land together?
     uniformity(F)                  # are the features spread over the unit sphere?
 Alignment and uniformity are Wang & Isola (2020), on L2-normalised features; lower is better for both.
+What features hold on to: follows_the_mark (a mark a signal carries, not the signal) and under_noise (the state
+probe on signals with noise added that its training never saw).
 """
 from __future__ import annotations
 
@@ -99,3 +101,22 @@ def follows_the_mark(encoder, data: SignalDataset, mark: str = "offset", n: int 
     clean = x - o
     own, moved, swapped = (F.normalize(features(encoder, v), dim=-1) for v in (x, clean + o[k], clean[j] + o))
     return float(((own * swapped).sum(-1) > (own * moved).sum(-1)).float().mean())
+
+
+def under_noise(encoder, train: SignalDataset, test: SignalDataset, levels=(0.0, 0.5, 1.0),
+                seed: int = 0) -> dict[float, float]:
+    """How the state probe holds up on noisier signals than it learned from: a logistic regression fit on the clean
+    ``train`` features, scored on ``test`` signals plus white noise of ``level`` x the test signals' std on every
+    sample (one draw, from ``seed``, for every level and encoder): {level: accuracy}. Level 0 is linear_probe."""
+    from .evaluate import features, probe_accuracy
+    bad = [v for v in levels if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0]
+    if not levels or bad:
+        raise ValueError(f"under_noise: expected noise levels >= 0 (multiples of the test signals' std), got "
+                         f"{list(levels)}; pass e.g. (0.0, 0.5, 1.0)")
+    if not (isinstance(train, SignalDataset) and isinstance(test, SignalDataset)):
+        raise ValueError(f"under_noise: expected two SignalDatasets (train, test), got {type(train).__name__}, "
+                         f"{type(test).__name__}")
+    noise = torch.randn(test.x.shape, generator=torch.Generator().manual_seed(seed)) * test.x.std()
+    f_train = features(encoder, train)
+    return {float(v): probe_accuracy(f_train, train.y.cpu(), features(encoder, test.x + v * noise), test.y.cpu())
+            for v in levels}

@@ -42,7 +42,9 @@ EXPECTED = {
                        and all(map(accuracy, v.values())),
                        "follows_the_offsets": lambda v: len(v) == 3 and all(map(accuracy, v.values()))},
     "04_jepa": {"final_loss": finite, "probe_acc": accuracy, "random_probe_acc": accuracy,
-                "eff_rank": lambda v: v >= 1.0, "emb_std": lambda v: v >= 0.0},
+                "eff_rank": lambda v: v >= 1.0, "emb_std": lambda v: v >= 0.0,
+                "noise_robustness": lambda v: set(v) == {"random init", "mae", "jepa"} and all(
+                    set(r) == {"0.0", "0.5", "1.0"} and all(map(accuracy, r.values())) for r in v.values())},
     "05_latent_spaces": {"best_probe_acc": accuracy, "latent_table": lambda v: set(v) == {
         "random init", "mae", "spectrum", "contrastive", "jepa"} and all(
         all(map(accuracy, (r["linear_probe"], r["knn"], r["state"], r["subject"], r["artifact"])))

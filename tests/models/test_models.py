@@ -116,3 +116,23 @@ def test_follows_the_mark_tells_an_encoder_that_reads_the_offsets_from_one_that_
     assert follows_the_mark(Encoder(config), marked) == 0.0    # norm="instance" removes each channel's mean
     with pytest.raises(ValueError, match="meta\\['offset'\\]"):
         follows_the_mark(Encoder(config), load("eeg", n=8))
+
+
+def test_under_noise_scores_the_clean_probe_on_noisier_signals():
+    from fmlab.data import load
+    from fmlab.evaluate import linear_probe
+    from fmlab.evaluate_geometry import under_noise
+    from fmlab.models import Encoder, EncoderConfig
+
+    class ReadsThePower(Encoder):
+        def embed(self, x, **_):
+            return x.var(-1).log()                 # each channel's power: what tells this corpus's states apart
+
+    train, test = load("eeg", n=400, seed=0).split(0.5, seed=0)
+    power = ReadsThePower(EncoderConfig(channels=19, length=512, patch_size=64))
+    acc = under_noise(power, train, test, levels=(0.0, 3.0))
+    assert acc[0.0] == linear_probe(power, train, test) > 0.6
+    assert acc[3.0] < acc[0.0] - 0.1               # noise nine times the signal's power drowns the bands
+    assert under_noise(power, train, test, levels=(3.0,)) == {3.0: acc[3.0]}   # one draw of noise, whatever the levels
+    with pytest.raises(ValueError, match="levels >= 0"):
+        under_noise(power, train, test, levels=(-1.0,))
