@@ -7,9 +7,12 @@ fmlab's JEPA with another target, mask or a variance floor, its online probe (st
 Keys: steps (100), batch (128), lr (1e-3), curve (0: probe at the end only), target ("layer-norm": fmlab's, the last
 block's tokens layer-normalised; "standardised": the last block before its norm, standardised per feature over
 the batch; "mean-of-blocks": every block's tokens so standardised, averaged, standardised again; "raw": MAE's raw
-patches), var (weight of a VICReg variance floor on the context tokens), objective ("jepa", or "mae" for the
-shape of MAE's curve), and any argument of fmlab.pretrain.JEPA / MAE (mask_kind, mask_ratio, momentum,
-predictor_depth, ...). Seed 0, the small encoder on the cpu profile's eeg corpus (4,000 signals).
+patches), centre (subtract each token's mean over the batch first: the part every signal shares at that channel
+and time, its position and channel embeddings, is no target), pool (predict each channel's mean latent over its
+hidden span instead of every hidden token), var (weight of a VICReg variance floor on the context tokens), layers
+(also probe every block's tokens, before and after training, and the EMA target encoder), objective ("jepa", or
+"mae" for the shape of MAE's curve), seed (of the encoder and the run; the corpus is always seed 0), and any
+argument of fmlab.pretrain.JEPA / MAE (mask_kind, mask_ratio, momentum, predictor_depth, ...). The small encoder on the cpu profile's eeg corpus (4,000 signals).
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ from provenance import command, device_info  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from fmlab.evaluate import linear_probe, online_probe  # noqa: E402
+from fmlab.evaluate import features, linear_probe, online_probe, probe_accuracy  # noqa: E402
 from fmlab.masking import make_mask  # noqa: E402
 from fmlab.models import Encoder  # noqa: E402
 from fmlab.pretrain.jepa import JEPA  # noqa: E402
@@ -41,9 +44,10 @@ def standardise(t: torch.Tensor) -> torch.Tensor:
 
 
 class Variant(JEPA):
-    def __init__(self, encoder, target: str = "layer-norm", var: float = 0.0, **kwargs):
+    def __init__(self, encoder, target: str = "layer-norm", var: float = 0.0, centre: bool = False,
+                 pool: bool = False, **kwargs):
         super().__init__(encoder, **kwargs)
-        self.target_kind, self.var = target, var
+        self.target_kind, self.var, self.centre, self.pool_span = target, var, centre, pool
         if target == "raw":
             c = encoder.config
             self.predictor = MaskedDecoder(encoder, c.patch_size, kwargs.get("predictor_dim"),
@@ -51,6 +55,13 @@ class Variant(JEPA):
 
     @torch.no_grad()
     def targets(self, x: torch.Tensor) -> torch.Tensor:
+        t = self.latents(x)
+        if self.centre:  # what every signal's token at this channel and time shares (its embeddings) is no target
+            t = standardise(t - t.mean(0, keepdim=True))
+        return t
+
+    @torch.no_grad()
+    def latents(self, x: torch.Tensor) -> torch.Tensor:
         if self.target_kind == "raw":
             return self.target_encoder.patches(x)
         if self.target_kind == "layer-norm":
@@ -70,7 +81,13 @@ class Variant(JEPA):
         keep, masked = make_mask(self.mask_kind, len(x), ch, p, self.mask_ratio, device=x.device)
         ctx = self.encoder(x, keep=keep)
         pred = self.predictor(ctx, keep, ch, p)
-        loss = F.smooth_l1_loss(pred.float()[masked], self.targets(x)[masked])
+        target = self.targets(x)
+        if self.pool_span:  # one target per channel: its hidden tokens' mean (a rhythm's phase averages out)
+            m = masked.reshape(len(x), ch, p, 1).float()
+            span = lambda t: (t.reshape(len(x), ch, p, -1) * m).sum(2) / m.sum(2).clamp(min=1)  # noqa: E731
+            loss = F.smooth_l1_loss(span(pred.float()), span(target))
+        else:
+            loss = F.smooth_l1_loss(pred.float()[masked], target[masked])
         if self.var:  # VICReg's variance floor: every feature of the context tokens keeps a std of at least 1
             loss = loss + self.var * F.relu(1 - ctx[:, 1:].float().reshape(-1, ctx.shape[-1]).std(0)).mean()
         return {"loss": loss}
@@ -82,17 +99,24 @@ def main(argv=None) -> None:
         raise SystemExit(__doc__)
     name, cfg = argv[0], json.loads(argv[1])
     steps, batch, lr, curve = cfg.pop("steps", 100), cfg.pop("batch", 128), cfg.pop("lr", 1e-3), cfg.pop("curve", 0)
-    objective = cfg.pop("objective", "jepa")
+    objective, layers, seed = cfg.pop("objective", "jepa"), cfg.pop("layers", False), cfg.pop("seed", 0)
     c = corpus("eeg", n=4000, seed=0)
-    with seeded(0):
+    with seeded(seed):
         encoder = Encoder(encoder_config("small", c.unlabelled))
         obj = Variant(encoder, **cfg) if objective == "jepa" else MAE(encoder, **cfg)
+    by_depth = lambda enc: {d: round(probe_accuracy(features(enc, c.probe_train, depth=d), c.probe_train.y,
+                                                    features(enc, c.probe_test, depth=d), c.probe_test.y), 4)
+                            for d in range(1, enc.config.depth + 1)}
+    before = by_depth(encoder) if layers else None
     t0 = time.perf_counter()
-    hist = fit(obj, c.unlabelled, steps=steps, batch_size=batch, lr=lr, seed=0, progress=False,
+    hist = fit(obj, c.unlabelled, steps=steps, batch_size=batch, lr=lr, seed=seed, progress=False,
                eval_every=curve or steps, evaluate=online_probe(encoder, c.probe_train, c.probe_test) if curve else None)
-    row = {"name": name, "objective": objective, "steps": steps, "batch": batch, "lr": lr, "args": cfg,
+    row = {"name": name, "objective": objective, "seed": seed, "steps": steps, "batch": batch, "lr": lr, "args": cfg,
            "probe": round(linear_probe(encoder, c.probe_train, c.probe_test), 4),
            "curve": hist.metrics.get("probe_acc") if curve else None, "seconds": round(time.perf_counter() - t0, 1),
+           **({"layers": by_depth(encoder), "layers_random_init": before,
+               "target_probe": round(linear_probe(obj.target_encoder, c.probe_train, c.probe_test), 4)}
+              if layers and objective == "jepa" else {}),
            "device": device_info(), "command": command(__file__, argv)}
     doc = json.loads(RESULT.read_text()) if RESULT.exists() else {"benchmark": "jepa_variants", "runs": []}
     doc["runs"].append(row)

@@ -9,10 +9,12 @@
     after each step: target <- m * target + (1 - m) * encoder    # m: 0.996 -> 1
 Collapse shows as embeddings that stop varying: the output logs their std and effective rank.
 
-target="blocks" predicts instead the mean of every block's tokens, each standardised per feature (data2vec's
-target), and ``variance_floor`` adds VICReg's hinge that keeps every feature of the context tokens at a std of at
-least 1 (as C-JEPA does). On the cpu eeg corpus only the two together, with a 0.75 block mask and lr 3e-3, lift
-the probe above random init (BENCHMARKS.md, "JEPA at cpu size").
+fmlab's defaults differ from that sketch (I-JEPA's recipe, kept as target="last", variance_floor=0, mask_ratio=0.5)
+in three ways, each needed at cpu size: the target is the mean of every block's tokens, each standardised per
+feature (target="blocks", data2vec's); a hinge keeps every feature of the context tokens at a std of at least 1
+(variance_floor, VICReg's, as C-JEPA adds it); and the block hides 0.75 of the time. With them (and lr 3e-3, the
+recipes' LR_SCALE) the probe rises above random init on the cpu eeg corpus, where I-JEPA's recipe falls below it
+(BENCHMARKS.md, "JEPA at cpu size").
 """
 from __future__ import annotations
 
@@ -36,9 +38,9 @@ class JEPA(nn.Module):
     """mask_kind/mask_ratio choose the target tokens ("block": a span of time in every channel); target: "last" (the
     last block's tokens, layer-normed: I-JEPA's) or "blocks"; variance_floor: the weight of the variance hinge."""
 
-    def __init__(self, encoder: Encoder, mask_ratio: float = 0.5, mask_kind: str = "block",
+    def __init__(self, encoder: Encoder, mask_ratio: float = 0.75, mask_kind: str = "block",
                  predictor_dim: int | None = None, predictor_depth: int = 2, momentum: float = 0.996,
-                 target: str = "last", variance_floor: float = 0.0):
+                 target: str = "blocks", variance_floor: float = 1.0):
         super().__init__()
         c = encoder.config
         make_mask(mask_kind, 1, 1 if c.channel_independent else c.channels, c.patches, mask_ratio)  # refuse now

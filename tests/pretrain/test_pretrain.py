@@ -212,12 +212,13 @@ def test_jepa_blocks_target_and_variance_floor():
     """target="blocks": every block's tokens standardised and averaged, [B, N, D] at mean 0 and std 1 per feature;
     the variance floor adds a positive term exactly when context features spread less than a std of 1."""
     x = torch.randn(8, 3, 64)
-    plain, blocks = JEPA(encoder(), mask_ratio=0.5), JEPA(encoder(), mask_ratio=0.5, target="blocks")
+    plain = JEPA(encoder(), mask_ratio=0.5, target="last", variance_floor=0.0)   # I-JEPA's recipe
+    blocks = JEPA(encoder(), mask_ratio=0.5, target="blocks")
     t = blocks.targets(x)
     assert t.shape == plain.targets(x).shape == (8, 3 * 8, blocks.encoder.dim)
     assert torch.allclose(t.mean((0, 1)), torch.zeros(t.shape[-1]), atol=1e-4)
     assert torch.allclose(t.std((0, 1)), torch.ones(t.shape[-1]), atol=1e-3)
-    floored = JEPA(encoder(), mask_ratio=0.5, variance_floor=1.0)
+    floored = JEPA(encoder(), mask_ratio=0.5, target="last", variance_floor=1.0)
     floored.load_state_dict(plain.state_dict())
     torch.manual_seed(0); base = plain(x)["loss"]
     torch.manual_seed(0); more = floored(x)["loss"]
