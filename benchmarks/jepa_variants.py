@@ -30,7 +30,7 @@ import torch.nn.functional as F  # noqa: E402
 from fmlab.evaluate import features, linear_probe, online_probe, probe_accuracy  # noqa: E402
 from fmlab.masking import make_mask  # noqa: E402
 from fmlab.models import Encoder  # noqa: E402
-from fmlab.pretrain.jepa import JEPA  # noqa: E402
+from fmlab.pretrain.jepa import JEPA, standardise  # noqa: E402
 from fmlab.pretrain.mae import MAE, MaskedDecoder  # noqa: E402
 from fmlab.pretrain.recipes import corpus, encoder_config  # noqa: E402
 from fmlab.train import fit, seeded  # noqa: E402
@@ -38,15 +38,13 @@ from fmlab.train import fit, seeded  # noqa: E402
 RESULT = Path(__file__).parent / "results" / "jepa-variants-cpu.json"
 
 
-def standardise(t: torch.Tensor) -> torch.Tensor:
-    """[B, N, D] -> each feature to mean 0, std 1 over the batch and its tokens."""
-    return (t - t.mean((0, 1))) / (t.std((0, 1)) + 1e-6)
-
-
 class Variant(JEPA):
+    """fmlab's JEPA with the variant's target and loss; the JEPA arguments not given are I-JEPA's (mask 0.5), as when
+    these runs were made, not fmlab's defaults of today."""
+
     def __init__(self, encoder, target: str = "layer-norm", var: float = 0.0, centre: bool = False,
                  pool: bool = False, **kwargs):
-        super().__init__(encoder, **kwargs)
+        super().__init__(encoder, **{"mask_ratio": 0.5, **kwargs})
         self.target_kind, self.var, self.centre, self.pool_span = target, var, centre, pool
         if target == "raw":
             c = encoder.config
@@ -64,16 +62,14 @@ class Variant(JEPA):
     def latents(self, x: torch.Tensor) -> torch.Tensor:
         if self.target_kind == "raw":
             return self.target_encoder.patches(x)
-        if self.target_kind == "layer-norm":
-            tokens = self.target_encoder(x)[:, 1:].float()
-            return F.layer_norm(tokens, tokens.shape[-1:])
-        outs = []
-        hooks = [b.register_forward_hook(lambda m, i, o: outs.append(o)) for b in self.target_encoder.blocks]
+        if self.target_kind in ("layer-norm", "mean-of-blocks"):  # fmlab's target="last" and target="blocks"
+            self.target = "last" if self.target_kind == "layer-norm" else "blocks"
+            return super().targets(x)
+        outs = []  # "standardised": the last block's tokens before the final norm
+        hook = self.target_encoder.blocks[-1].register_forward_hook(lambda m, i, o: outs.append(o))
         self.target_encoder(x)
-        for h in hooks:
-            h.remove()
-        used = outs if self.target_kind == "mean-of-blocks" else outs[-1:]
-        return standardise(sum(standardise(o[:, 1:].float()) for o in used) / len(used))
+        hook.remove()
+        return standardise(standardise(outs[0][:, 1:].float()))
 
     def forward(self, x: torch.Tensor) -> dict:
         x = self.encoder.fold(x)

@@ -145,7 +145,7 @@ def run_settings(objective: str, data: str = "eeg", profile: str | None = None, 
         if data != "pile" or pile not in PILE_SIZES:
             raise ValueError(f"pretrain(pile={pile!r}, data={data!r}): pile chooses the build_pile size of data='pile', "
                              f"one of {', '.join(PILE_SIZES)}; other data leave it out")
-    steps = max(10, int(p.steps // STEP_COST[objective])) if steps is None else steps
+    steps = max(10, p.steps // STEP_COST[objective]) if steps is None else steps
     batch_size = (p.batch_size // 2 if objective == "contrastive" else p.batch_size) if batch_size is None else batch_size
     settings = dict(objective=objective, data=data, profile=p.name, seed=seed, n=p.n, size=size or p.size,
                     steps=steps, batch_size=batch_size, lr=p.lr * LR_SCALE.get(objective, 1.0),
